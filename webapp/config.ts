@@ -1,0 +1,320 @@
+import { z } from 'zod';
+import { translateApsTrigger, type ApsTrigger, type ScheduleSpec } from './apscheduler';
+import { createSchedule } from './cron';
+import type { RetryPolicy } from './trigger';
+
+/**
+ * The settings of this deployment. Edit them here, or override each one with the environment
+ * variable named beside it (on Heroku: `heroku config:set NAME=value`).
+ */
+export const settings: Settings = {
+  /** DOCKERHUB_USER: the Docker Hub user or organisation that owns the repository */
+  userName: 'maddouri',
+  /** DOCKERHUB_REPO: the Docker Hub repository whose tags are built */
+  repoName: 'void-docker',
+  /** DOCKERHUB_TRIGGER_TOKEN: keep it out of this file; without one, triggers are a dry run */
+  triggerToken: undefined,
+  /** TAG_SEQUENCE: the tags, in build order */
+  tagSequence: ['init', 'step-1', 'step-2', 'step-3', 'latest'],
+  /** TRIGGER_SCHEDULE: when the first tag is built; a cron pattern or an APScheduler trigger */
+  triggerScheduling: { trigger: 'cron', day_of_week: '0-6', hour: 0, minute: 0 },
+  /** TRIGGER_TIMEZONE: the IANA time zone of the schedule */
+  triggerTimezone: 'UTC',
+  /** PROPAGATION_ROUTE: the webhook's path */
+  propagationRoute: '/propagate',
+  /** PROPAGATION_DELAY: seconds between a tag's push and the next tag's trigger */
+  propagationDelay: 100,
+  /** PORT: the web port (Heroku sets it) */
+  port: 5000,
+  /** DOCKERHUB_URL: Docker Hub's base URL */
+  hubUrl: 'https://registry.hub.docker.com',
+  /** DOCKERHUB_TRIGGER_URL: a full trigger URL, used instead of the one built from hubUrl */
+  triggerUrl: undefined,
+  /** LOG_LEVEL: pino's level */
+  logLevel: 'info',
+  /** WEBHOOK_SECRET: when set, deliveries must carry it as `?token=<secret>`; keep it out of this file */
+  webhookSecret: undefined,
+  /** STATE_FILE: the journal of pending triggers, relative to the app's directory */
+  stateFile: '.state/pending.json',
+  /** STALL_TIMEOUT: seconds after a trigger without that tag's push before the chain counts as stalled (0: never) */
+  stallTimeout: 5 * 3600,
+  /** STALL_RETRIGGER: trigger a stalled tag once more */
+  stallRetrigger: false,
+  /** TRIGGER_RETRY_INITIAL: seconds before the first retry of a failed trigger; doubles each time */
+  retryInitial: 2,
+  /** TRIGGER_RETRY_MAX: the longest wait between retries, in seconds */
+  retryMax: 60,
+  /** TRIGGER_RETRY_GIVE_UP: seconds after the first attempt when retrying stops */
+  retryGiveUp: 600,
+  /** TRIGGER_TIMEOUT: seconds one attempt may take to connect, and then to answer */
+  triggerTimeout: 10,
+};
+
+export interface Settings {
+  userName: string;
+  repoName: string;
+  triggerToken: string | undefined;
+  tagSequence: string[];
+  triggerScheduling: string | ApsTrigger;
+  triggerTimezone: string;
+  propagationRoute: string;
+  propagationDelay: number;
+  port: number;
+  hubUrl: string;
+  triggerUrl: string | undefined;
+  logLevel: string;
+  webhookSecret: string | undefined;
+  stateFile: string;
+  stallTimeout: number;
+  stallRetrigger: boolean;
+  retryInitial: number;
+  retryMax: number;
+  retryGiveUp: number;
+  triggerTimeout: number;
+}
+
+export interface Config {
+  userName: string;
+  repoName: string;
+  triggerToken: string | undefined;
+  tagSequence: string[];
+  schedule: ScheduleSpec;
+  timezone: string;
+  propagationRoute: string;
+  /** milliseconds */
+  propagationDelay: number;
+  port: number;
+  hubUrl: string;
+  triggerUrl: string | undefined;
+  logLevel: string;
+  dryRun: boolean;
+  webhookSecret: string | undefined;
+  stateFile: string;
+  /** milliseconds; 0 turns stall detection off */
+  stallTimeout: number;
+  stallRetrigger: boolean;
+  /** milliseconds */
+  retry: RetryPolicy;
+}
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Field<K extends keyof Settings> = {
+  env: string;
+  secret?: boolean;
+  fromEnv: (text: string) => unknown;
+  schema: z.ZodType<Settings[K]>;
+};
+
+const text = (value: string) => value;
+const list = (value: string) => value.split(',').map((item) => item.trim());
+const number = (value: string) => (value.trim() === '' ? Number.NaN : Number(value));
+const flag = (value: string) =>
+  /^(1|true|yes|on)$/i.test(value) ? true : /^(0|false|no|off)$/i.test(value) ? false : value;
+const seconds = (min: number, max: number) =>
+  z
+    .number({ error: 'must be a number of seconds' })
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max} seconds`);
+const httpUrl = z
+  .string()
+  .refine((value) => /^https?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
+    message: 'must be an http(s) URL',
+  });
+const name = (what: string) =>
+  z.string().regex(/^[^\s/]+$/, `must be a Docker Hub ${what} name (no spaces or '/')`);
+
+const fields: { [K in keyof Settings]: Field<K> } = {
+  userName: { env: 'DOCKERHUB_USER', fromEnv: text, schema: name('user') },
+  repoName: { env: 'DOCKERHUB_REPO', fromEnv: text, schema: name('repository') },
+  triggerToken: {
+    env: 'DOCKERHUB_TRIGGER_TOKEN',
+    secret: true,
+    fromEnv: text,
+    schema: z.string().regex(/^\S+$/, 'must not contain spaces').optional(),
+  },
+  tagSequence: {
+    env: 'TAG_SEQUENCE',
+    fromEnv: list,
+    schema: z
+      .array(z.string().regex(/^[\w][\w.-]{0,127}$/, 'each tag must be a valid Docker tag'), {
+        error: 'must be a list of tags',
+      })
+      .min(1, 'must name at least one tag')
+      .refine((tags) => new Set(tags).size === tags.length, {
+        message: 'must not name a tag twice',
+      }),
+  },
+  triggerScheduling: {
+    env: 'TRIGGER_SCHEDULE',
+    fromEnv: text,
+    schema: z.union([z.string(), z.custom<ApsTrigger>((value) => typeof value === 'object')]),
+  },
+  triggerTimezone: {
+    env: 'TRIGGER_TIMEZONE',
+    fromEnv: text,
+    schema: z.string().refine(isTimeZone, { message: 'must be an IANA time zone, e.g. UTC' }),
+  },
+  propagationRoute: {
+    env: 'PROPAGATION_ROUTE',
+    fromEnv: text,
+    schema: z
+      .string()
+      .regex(/^\/[\w./~-]*$/, "must be a path starting with '/', e.g. /propagate")
+      .refine((route) => route !== '/healthz' && route !== '/status', {
+        message: 'must not be /healthz or /status',
+      }),
+  },
+  propagationDelay: {
+    env: 'PROPAGATION_DELAY',
+    fromEnv: number,
+    schema: seconds(0, 86400),
+  },
+  port: {
+    env: 'PORT',
+    fromEnv: number,
+    schema: z
+      .number({ error: 'must be a port number' })
+      .int('must be an integer from 1 to 65535')
+      .min(1, 'must be an integer from 1 to 65535')
+      .max(65535, 'must be an integer from 1 to 65535'),
+  },
+  hubUrl: { env: 'DOCKERHUB_URL', fromEnv: text, schema: httpUrl },
+  triggerUrl: {
+    env: 'DOCKERHUB_TRIGGER_URL',
+    secret: true,
+    fromEnv: text,
+    schema: httpUrl.optional(),
+  },
+  logLevel: {
+    env: 'LOG_LEVEL',
+    fromEnv: text,
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    }),
+  },
+  webhookSecret: {
+    env: 'WEBHOOK_SECRET',
+    secret: true,
+    fromEnv: text,
+    schema: z
+      .string()
+      .regex(/^[\w.~-]{16,256}$/, "must be 16 to 256 letters, digits or '-._~' (URL-safe)")
+      .optional(),
+  },
+  stateFile: {
+    env: 'STATE_FILE',
+    fromEnv: text,
+    schema: z.string().min(1, 'must be a file path'),
+  },
+  stallTimeout: { env: 'STALL_TIMEOUT', fromEnv: number, schema: seconds(0, 7 * 86400) },
+  stallRetrigger: {
+    env: 'STALL_RETRIGGER',
+    fromEnv: flag,
+    schema: z.boolean({ error: 'must be 1 or 0' }),
+  },
+  retryInitial: { env: 'TRIGGER_RETRY_INITIAL', fromEnv: number, schema: seconds(0.01, 3600) },
+  retryMax: { env: 'TRIGGER_RETRY_MAX', fromEnv: number, schema: seconds(0.01, 3600) },
+  retryGiveUp: { env: 'TRIGGER_RETRY_GIVE_UP', fromEnv: number, schema: seconds(0, 86400) },
+  triggerTimeout: { env: 'TRIGGER_TIMEOUT', fromEnv: number, schema: seconds(0.1, 600) },
+};
+
+/** The environment variables this app reads, for docs and checks. */
+export const envNames: string[] = Object.values(fields).map((field) => field.env);
+
+/**
+ * Reads the settings above, overridden by `env`. Pure: throws one ConfigError that names every
+ * bad variable, and never puts a secret's value in it.
+ */
+export function loadConfig(env: Env = process.env, base: Settings = settings): Config {
+  const problems: string[] = [];
+  const values: Partial<Settings> = {};
+  for (const key of Object.keys(fields) as (keyof Settings)[]) {
+    const field = fields[key] as Field<typeof key>;
+    const raw = env[field.env];
+    const fromEnv = raw !== undefined && raw !== '';
+    const result = field.schema.safeParse(fromEnv ? field.fromEnv(raw) : base[key]);
+    if (result.success) {
+      (values as Record<string, unknown>)[key] = result.data;
+    } else {
+      const where = fromEnv ? field.env : `${field.env} (${key} in webapp/config.ts)`;
+      const messages = [...new Set(result.error.issues.map((issue) => issue.message))];
+      problems.push(`${where}: ${messages.join('; ')}`);
+    }
+  }
+  const scheduling = values.triggerScheduling;
+  let schedule: ScheduleSpec | undefined;
+  let timezone = values.triggerTimezone;
+  if (scheduling !== undefined) {
+    const fromEnv = Boolean(env[fields.triggerScheduling.env]);
+    const where = fromEnv
+      ? 'TRIGGER_SCHEDULE'
+      : 'TRIGGER_SCHEDULE (triggerScheduling in webapp/config.ts)';
+    try {
+      if (typeof scheduling === 'string') {
+        schedule = { kind: 'cron', pattern: scheduling.trim(), domAndDow: false };
+      } else {
+        const translated = translateApsTrigger(scheduling);
+        schedule = translated.spec;
+        if (translated.timezone !== undefined && !env[fields.triggerTimezone.env]) {
+          timezone = translated.timezone;
+        }
+      }
+      // A bad time zone is reported on its own; check the pattern itself in UTC then.
+      createSchedule(schedule, timezone !== undefined && isTimeZone(timezone) ? timezone : 'UTC');
+    } catch (err) {
+      schedule = undefined;
+      problems.push(`${where}: ${scheduleProblem(err)}`);
+    }
+  }
+  if (problems.length > 0 || schedule === undefined || timezone === undefined) {
+    throw new ConfigError(problems);
+  }
+  const v = values as Settings;
+  return {
+    userName: v.userName,
+    repoName: v.repoName,
+    triggerToken: v.triggerToken,
+    tagSequence: v.tagSequence,
+    schedule,
+    timezone,
+    propagationRoute: v.propagationRoute,
+    propagationDelay: Math.round(v.propagationDelay * 1000),
+    port: v.port,
+    hubUrl: v.hubUrl.replace(/\/+$/, ''),
+    triggerUrl: v.triggerUrl,
+    logLevel: v.logLevel,
+    dryRun: v.triggerToken === undefined && v.triggerUrl === undefined,
+    webhookSecret: v.webhookSecret,
+    stateFile: v.stateFile,
+    stallTimeout: Math.round(v.stallTimeout * 1000),
+    stallRetrigger: v.stallRetrigger,
+    retry: {
+      initialDelay: Math.round(v.retryInitial * 1000),
+      maxDelay: Math.round(v.retryMax * 1000),
+      giveUpAfter: Math.round(v.retryGiveUp * 1000),
+      timeout: Math.round(v.triggerTimeout * 1000),
+    },
+  };
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return zone.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+function scheduleProblem(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return `must be a cron pattern (5 fields, or 6 with seconds first) or an APScheduler trigger: ${message.replace(/^Cron\w*: /, '')}`;
+}
