@@ -1,0 +1,95 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+export const appDir = join(__dirname, '..', '..');
+
+/** The command of a process type in the Procfile, as Heroku reads it. */
+export function procfileCommand(type = 'web', file = 'Procfile'): string {
+  const line = readFileSync(join(appDir, file), 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith(`${type}:`));
+  if (line === undefined) throw new Error(`no ${type} line in ${file}`);
+  return line.slice(type.length + 1).trim();
+}
+
+export interface Running {
+  child: ChildProcess;
+  output(): string;
+  /** resolves with the first output line that matches */
+  waitFor(pattern: RegExp, timeout?: number): Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/**
+ * Runs a command as Heroku runs the Procfile's: `sh -c`, in the app's directory, with the
+ * app's node_modules/.bin on PATH. The environment is the caller's, not this process's.
+ */
+export function runCommand(command: string, env: Record<string, string>): Running {
+  const child = spawn('/bin/sh', ['-c', command], {
+    cwd: appDir,
+    env: {
+      PATH: [join(appDir, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
+      HOME: process.env.HOME ?? '/tmp',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    for (const waiter of [...waiters]) {
+      const line = output.split('\n').find((entry) => waiter.pattern.test(entry));
+      if (line !== undefined) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    output: () => output,
+    exited,
+    waitFor(pattern, timeout = 15000) {
+      const line = output.split('\n').find((entry) => pattern.test(entry));
+      if (line !== undefined) return Promise.resolve(line);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no output matching ${pattern} within ${timeout} ms:\n${output}`)),
+          timeout,
+        );
+        waiters.push({
+          pattern,
+          resolve: (found) => {
+            clearTimeout(timer);
+            resolve(found);
+          },
+        });
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** A free TCP port on loopback, for a process that must be told its port. */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}

@@ -1,0 +1,39 @@
+import { startClock } from './clock';
+import { describeSchedule } from './cron';
+import { exitOnCrash, loadConfigOrExit, stopOnSignals } from './lifecycle';
+import { createLogger } from './logger';
+import { prepareTriggers } from './trigger';
+
+/** The clock process: kicks the chain off on schedule. */
+function main(): void {
+  const config = loadConfigOrExit('clock');
+  const log = createLogger('clock', config.logLevel);
+  exitOnCrash(log, 'clock');
+  if (config.dryRun) {
+    log.warn('DRY RUN: DOCKERHUB_TRIGGER_TOKEN is not set; kick-offs are logged, not sent');
+  }
+  const triggers = prepareTriggers(config, log);
+  const shutdown = new AbortController();
+  const firstTag = config.tagSequence[0] as string;
+  log.info(
+    { schedule: describeSchedule(config.schedule, config.timezone), tag: firstTag },
+    'clock started',
+  );
+  const job = startClock({
+    schedule: config.schedule,
+    timezone: config.timezone,
+    firstTag,
+    log,
+    trigger: (tag) => triggers.trigger(tag, shutdown.signal),
+  });
+  // Under foreman, a process that ends ends the dyno: stay up even when no kick-off is left.
+  const keepAlive = setInterval(() => undefined, 2 ** 30);
+  stopOnSignals(log, async () => {
+    clearInterval(keepAlive);
+    job.stop();
+    shutdown.abort();
+    await triggers.close();
+  });
+}
+
+if (require.main === module) main();
