@@ -45,7 +45,10 @@ export function memoryJournal(
 }
 
 /** The web app with a chain on manual timers and a recorded trigger. */
-export function buildTestApp(env: Record<string, string> = {}, journal = memoryJournal()) {
+export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal>>(
+  env: Record<string, string> = {},
+  journal: J = memoryJournal() as unknown as J,
+) {
   const config = loadConfig({ PROPAGATION_DELAY: '100', DOCKERHUB_TRIGGER_TOKEN: 'tok', ...env });
   const logs = captureLogs('web');
   const timers = new ManualTimers();

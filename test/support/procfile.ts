@@ -93,3 +93,23 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** The processes, still running, whose environment holds `NAME=value`: a run's whole tree. */
+export function processesWith(name: string, value: string): { pid: number; command: string }[] {
+  const { readdirSync, readFileSync } = require('node:fs') as typeof import('node:fs');
+  const found: { pid: number; command: string }[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (!environ.includes(`${name}=${value}`)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (/^\d+ \(.*\) Z/.test(stat)) continue; // a zombie is gone, only not yet reaped
+      const command = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').trim();
+      found.push({ pid: Number(entry), command });
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return found;
+}
