@@ -48,6 +48,28 @@ export const settings: Settings = {
   retryGiveUp: 600,
   /** TRIGGER_TIMEOUT: seconds one attempt may take to connect, and then to answer */
   triggerTimeout: 10,
+  /** BUILD_TARGET: what builds a tag: dockerhub (Automated Builds), github (Actions) or gitlab (CI) */
+  buildTarget: 'dockerhub',
+  /** DOCKERHUB_TRIGGER_BODY: docker_tag, source_tag or source_branch */
+  dockerhubTriggerBody: 'docker_tag',
+  /** GITHUB_API_URL: GitHub's REST API */
+  githubApiUrl: 'https://api.github.com',
+  /** GITHUB_REPOSITORY: owner/name of the repository whose workflow builds the image */
+  githubRepository: undefined,
+  /** GITHUB_WORKFLOW: that workflow's file name (build.yml) or id */
+  githubWorkflow: undefined,
+  /** GITHUB_REF: the branch or tag the workflow runs on */
+  githubRef: 'main',
+  /** GITHUB_TOKEN: a token allowed to dispatch workflows; keep it out of this file */
+  githubToken: undefined,
+  /** GITLAB_URL: the GitLab instance */
+  gitlabUrl: 'https://gitlab.com',
+  /** GITLAB_PROJECT: the project's id or path (group/name) */
+  gitlabProject: undefined,
+  /** GITLAB_REF: the branch or tag the pipeline runs on */
+  gitlabRef: 'main',
+  /** GITLAB_TRIGGER_TOKEN: the project's pipeline trigger token; keep it out of this file */
+  gitlabTriggerToken: undefined,
 };
 
 export interface Settings {
@@ -71,7 +93,21 @@ export interface Settings {
   retryMax: number;
   retryGiveUp: number;
   triggerTimeout: number;
+  buildTarget: BuildTargetName;
+  dockerhubTriggerBody: DockerHubBody;
+  githubApiUrl: string;
+  githubRepository: string | undefined;
+  githubWorkflow: string | undefined;
+  githubRef: string;
+  githubToken: string | undefined;
+  gitlabUrl: string;
+  gitlabProject: string | undefined;
+  gitlabRef: string;
+  gitlabTriggerToken: string | undefined;
 }
+
+export type BuildTargetName = 'dockerhub' | 'github' | 'gitlab';
+export type DockerHubBody = 'docker_tag' | 'source_tag' | 'source_branch';
 
 export interface Config {
   userName: string;
@@ -95,6 +131,19 @@ export interface Config {
   stallRetrigger: boolean;
   /** milliseconds */
   retry: RetryPolicy;
+  buildTarget: BuildTargetName;
+  /** the variable whose absence makes this a dry run */
+  tokenVariable: string;
+  dockerhubTriggerBody: DockerHubBody;
+  githubApiUrl: string;
+  githubRepository: string | undefined;
+  githubWorkflow: string | undefined;
+  githubRef: string;
+  githubToken: string | undefined;
+  gitlabUrl: string;
+  gitlabProject: string | undefined;
+  gitlabRef: string;
+  gitlabTriggerToken: string | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -123,6 +172,8 @@ const seconds = (min: number, max: number) =>
     .number({ error: 'must be a number of seconds' })
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max} seconds`);
+const token = z.string().regex(/^\S+$/, 'must not contain spaces').optional();
+const gitRef = z.string().regex(/^[^\s~^:?*[\\]+$/, 'must be a branch or tag name');
 const httpUrl = z
   .string()
   .refine((value) => /^https?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
@@ -134,12 +185,7 @@ const name = (what: string) =>
 const fields: { [K in keyof Settings]: Field<K> } = {
   userName: { env: 'DOCKERHUB_USER', fromEnv: text, schema: name('user') },
   repoName: { env: 'DOCKERHUB_REPO', fromEnv: text, schema: name('repository') },
-  triggerToken: {
-    env: 'DOCKERHUB_TRIGGER_TOKEN',
-    secret: true,
-    fromEnv: text,
-    schema: z.string().regex(/^\S+$/, 'must not contain spaces').optional(),
-  },
+  triggerToken: { env: 'DOCKERHUB_TRIGGER_TOKEN', secret: true, fromEnv: text, schema: token },
   tagSequence: {
     env: 'TAG_SEQUENCE',
     fromEnv: list,
@@ -224,6 +270,63 @@ const fields: { [K in keyof Settings]: Field<K> } = {
   retryMax: { env: 'TRIGGER_RETRY_MAX', fromEnv: number, schema: seconds(0.01, 3600) },
   retryGiveUp: { env: 'TRIGGER_RETRY_GIVE_UP', fromEnv: number, schema: seconds(0, 86400) },
   triggerTimeout: { env: 'TRIGGER_TIMEOUT', fromEnv: number, schema: seconds(0.1, 600) },
+  buildTarget: {
+    env: 'BUILD_TARGET',
+    fromEnv: text,
+    schema: z.enum(['dockerhub', 'github', 'gitlab'], {
+      error: 'must be dockerhub, github or gitlab',
+    }),
+  },
+  dockerhubTriggerBody: {
+    env: 'DOCKERHUB_TRIGGER_BODY',
+    fromEnv: text,
+    schema: z.enum(['docker_tag', 'source_tag', 'source_branch'], {
+      error: 'must be docker_tag, source_tag or source_branch',
+    }),
+  },
+  githubApiUrl: { env: 'GITHUB_API_URL', fromEnv: text, schema: httpUrl },
+  githubRepository: {
+    env: 'GITHUB_REPOSITORY',
+    fromEnv: text,
+    schema: z
+      .string()
+      .regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name')
+      .optional(),
+  },
+  githubWorkflow: {
+    env: 'GITHUB_WORKFLOW',
+    fromEnv: text,
+    schema: z
+      .string()
+      .regex(/^(\d+|[\w.-]+\.ya?ml)$/, 'must be a workflow file name (build.yml) or id')
+      .optional(),
+  },
+  githubRef: { env: 'GITHUB_REF', fromEnv: text, schema: gitRef },
+  githubToken: { env: 'GITHUB_TOKEN', secret: true, fromEnv: text, schema: token },
+  gitlabUrl: { env: 'GITLAB_URL', fromEnv: text, schema: httpUrl },
+  gitlabProject: {
+    env: 'GITLAB_PROJECT',
+    fromEnv: text,
+    schema: z
+      .string()
+      .regex(/^(\d+|[\w.-]+(\/[\w.-]+)+)$/, 'must be a project id or path (group/name)')
+      .optional(),
+  },
+  gitlabRef: { env: 'GITLAB_REF', fromEnv: text, schema: gitRef },
+  gitlabTriggerToken: { env: 'GITLAB_TRIGGER_TOKEN', secret: true, fromEnv: text, schema: token },
+};
+
+/** What each build target cannot work without, beyond its token. */
+const requiredBy: Record<BuildTargetName, (keyof Settings)[]> = {
+  dockerhub: [],
+  github: ['githubRepository', 'githubWorkflow'],
+  gitlab: ['gitlabProject'],
+};
+
+const tokenOf: Record<BuildTargetName, keyof Settings> = {
+  dockerhub: 'triggerToken',
+  github: 'githubToken',
+  gitlab: 'gitlabTriggerToken',
 };
 
 /** The environment variables this app reads, for docs and checks. */
@@ -274,7 +377,20 @@ export function loadConfig(env: Env = process.env, base: Settings = settings): C
       problems.push(`${where}: ${scheduleProblem(err)}`);
     }
   }
-  if (problems.length > 0 || schedule === undefined || timezone === undefined) {
+  const target = values.buildTarget;
+  if (target !== undefined) {
+    for (const key of requiredBy[target]) {
+      if (key in values && values[key] === undefined) {
+        problems.push(`${fields[key].env}: is required when BUILD_TARGET is ${target}`);
+      }
+    }
+  }
+  if (
+    problems.length > 0 ||
+    schedule === undefined ||
+    timezone === undefined ||
+    target === undefined
+  ) {
     throw new ConfigError(problems);
   }
   const v = values as Settings;
@@ -291,7 +407,21 @@ export function loadConfig(env: Env = process.env, base: Settings = settings): C
     hubUrl: v.hubUrl.replace(/\/+$/, ''),
     triggerUrl: v.triggerUrl,
     logLevel: v.logLevel,
-    dryRun: v.triggerToken === undefined && v.triggerUrl === undefined,
+    // A full Docker Hub trigger URL carries its token.
+    dryRun:
+      v[tokenOf[target]] === undefined && (target !== 'dockerhub' || v.triggerUrl === undefined),
+    buildTarget: target,
+    tokenVariable: fields[tokenOf[target]].env,
+    dockerhubTriggerBody: v.dockerhubTriggerBody,
+    githubApiUrl: v.githubApiUrl.replace(/\/+$/, ''),
+    githubRepository: v.githubRepository,
+    githubWorkflow: v.githubWorkflow,
+    githubRef: v.githubRef,
+    githubToken: v.githubToken,
+    gitlabUrl: v.gitlabUrl.replace(/\/+$/, ''),
+    gitlabProject: v.gitlabProject,
+    gitlabRef: v.gitlabRef,
+    gitlabTriggerToken: v.gitlabTriggerToken,
     webhookSecret: v.webhookSecret,
     stateFile: v.stateFile,
     stallTimeout: Math.round(v.stallTimeout * 1000),

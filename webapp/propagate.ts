@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const log = createLogger('web', config.logLevel);
   exitOnCrash(log, 'web');
   if (config.dryRun) {
-    log.warn('DRY RUN: DOCKERHUB_TRIGGER_TOKEN is not set; triggers are logged, not sent');
+    log.warn(`DRY RUN: ${config.tokenVariable} is not set; triggers are logged, not sent`);
   }
   if (config.webhookSecret === undefined) {
     log.warn('WEBHOOK_SECRET is not set: anyone who knows the webhook URL can propagate builds');

@@ -10,7 +10,7 @@ function main(): void {
   const log = createLogger('clock', config.logLevel);
   exitOnCrash(log, 'clock');
   if (config.dryRun) {
-    log.warn('DRY RUN: DOCKERHUB_TRIGGER_TOKEN is not set; kick-offs are logged, not sent');
+    log.warn(`DRY RUN: ${config.tokenVariable} is not set; kick-offs are logged, not sent`);
   }
   const triggers = prepareTriggers(config, log);
   const shutdown = new AbortController();

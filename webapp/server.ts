@@ -102,12 +102,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.setNotFoundHandler((request, reply) =>
-    reply
-      .code(404)
-      .send({
-        state: 'error',
-        description: `no route ${request.method} ${withoutQuery(request.url)}`,
-      }),
+    reply.code(404).send({
+      state: 'error',
+      description: `no route ${request.method} ${withoutQuery(request.url)}`,
+    }),
   );
 
   app.post(route, {

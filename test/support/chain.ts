@@ -36,6 +36,8 @@ export async function deploy(
   const web = runCommand(procfileCommand('web'), {
     PORT: String(port),
     DOCKERHUB_URL: hub.url,
+    GITHUB_API_URL: hub.url,
+    GITLAB_URL: hub.url,
     DOCKERHUB_TRIGGER_TOKEN: 'e2e-secret-token',
     TRIGGER_SCHEDULE: '0 0 0 1 1 *',
     ...env,

@@ -1,6 +1,13 @@
-import type { Config } from '../config';
+import type { Config, DockerHubBody } from '../config';
 import { redact } from '../redact';
-import { transientRefusal, type BuildTarget } from './index';
+import { transientRefusal, type BuildTarget } from './target';
+
+// The bodies Docker Hub's build trigger accepts, by DOCKERHUB_TRIGGER_BODY.
+const bodies: Record<DockerHubBody, (tag: string) => object> = {
+  docker_tag: (tag) => ({ docker_tag: tag }),
+  source_tag: (tag) => ({ source_type: 'Tag', source_name: tag }),
+  source_branch: (tag) => ({ source_type: 'Branch', source_name: tag }),
+};
 
 /** Docker Hub Automated Builds' trigger: the token is part of the URL. */
 export function createDockerHubTarget(config: Config): BuildTarget {
@@ -18,7 +25,7 @@ export function createDockerHubTarget(config: Config): BuildTarget {
     request: (tag) => ({
       url,
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ docker_tag: tag }),
+      body: JSON.stringify(bodies[config.dockerhubTriggerBody](tag)),
     }),
     refusal(status) {
       if (status >= 200 && status < 300) return undefined;

@@ -1,0 +1,35 @@
+import type { Config } from '../config';
+import { transientRefusal, type BuildTarget } from './target';
+
+/**
+ * A GitLab pipeline trigger, with the tag as the pipeline variable TAG:
+ * https://docs.gitlab.com/ci/triggers/
+ */
+export function createGitLabTarget(config: Config): BuildTarget {
+  const project = config.gitlabProject ?? '';
+  const token = config.gitlabTriggerToken ?? '';
+  const url = `${config.gitlabUrl}/api/v4/projects/${encodeURIComponent(project)}/trigger/pipeline`;
+  const causes: Record<number, string> = {
+    400: `the pipeline could not be created: GITLAB_REF (${config.gitlabRef}) does not exist, or no job runs for it`,
+    401: 'GITLAB_TRIGGER_TOKEN is wrong or was revoked',
+    403: 'GITLAB_TRIGGER_TOKEN may not run pipelines of this project',
+    404: `GITLAB_PROJECT (${project}) does not exist, or GITLAB_TRIGGER_TOKEN is not one of its trigger tokens`,
+  };
+  return {
+    name: 'gitlab',
+    where: url,
+    secrets: token.length > 0 ? [token, encodeURIComponent(token)] : [],
+    request: (tag) => ({
+      url,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token, ref: config.gitlabRef, 'variables[TAG]': tag }).toString(),
+    }),
+    refusal(status) {
+      if (status === 201 || status === 200) return undefined;
+      const transient = transientRefusal(status, 'GitLab');
+      if (transient !== undefined) return transient;
+      const cause = causes[status] ?? 'GitLab refused the trigger';
+      return { retry: false, reason: `GitLab answered ${status}: ${cause}` };
+    },
+  };
+}
