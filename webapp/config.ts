@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { translateApsTrigger, type ApsTrigger, type ScheduleSpec } from './apscheduler';
 import { createSchedule } from './cron';
+import type { LogFormat } from './logger';
 import type { RetryPolicy } from './trigger';
 
 /**
@@ -32,6 +33,8 @@ export const settings: Settings = {
   triggerUrl: undefined,
   /** LOG_LEVEL: pino's level */
   logLevel: 'info',
+  /** LOG_FORMAT: json, pretty, or auto (pretty on a terminal) */
+  logFormat: 'auto',
   /** WEBHOOK_SECRET: when set, deliveries must carry it as `?token=<secret>`; keep it out of this file */
   webhookSecret: undefined,
   /** STATE_FILE: the journal of pending triggers, relative to the app's directory */
@@ -85,6 +88,7 @@ export interface Settings {
   hubUrl: string;
   triggerUrl: string | undefined;
   logLevel: string;
+  logFormat: LogFormat;
   webhookSecret: string | undefined;
   stateFile: string;
   stallTimeout: number;
@@ -123,6 +127,7 @@ export interface Config {
   hubUrl: string;
   triggerUrl: string | undefined;
   logLevel: string;
+  logFormat: LogFormat;
   dryRun: boolean;
   webhookSecret: string | undefined;
   stateFile: string;
@@ -245,6 +250,11 @@ const fields: { [K in keyof Settings]: Field<K> } = {
     schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       error: 'must be one of fatal, error, warn, info, debug, trace, silent',
     }),
+  },
+  logFormat: {
+    env: 'LOG_FORMAT',
+    fromEnv: text,
+    schema: z.enum(['auto', 'json', 'pretty'], { error: 'must be auto, json or pretty' }),
   },
   webhookSecret: {
     env: 'WEBHOOK_SECRET',
@@ -407,6 +417,7 @@ export function loadConfig(env: Env = process.env, base: Settings = settings): C
     hubUrl: v.hubUrl.replace(/\/+$/, ''),
     triggerUrl: v.triggerUrl,
     logLevel: v.logLevel,
+    logFormat: v.logFormat,
     // A full Docker Hub trigger URL carries its token.
     dryRun:
       v[tokenOf[target]] === undefined && (target !== 'dockerhub' || v.triggerUrl === undefined),

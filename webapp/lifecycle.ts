@@ -57,12 +57,18 @@ export function exitOnCrash(log: Logger, processName: string): void {
   process.on('unhandledRejection', crash);
 }
 
+/** The app's directory: the nearest with a package.json, from the source or the build. */
+export function appDir(): string {
+  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+  }
+  return process.cwd();
+}
+
 /** The version in the app's package.json. */
 export function appVersion(): string {
-  for (let dir = __dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file))
-      return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-  }
-  return 'unknown';
+  const file = join(appDir(), 'package.json');
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version
+    : 'unknown';
 }

@@ -11,7 +11,7 @@ import { prepareTriggers } from './trigger';
 /** The web process: the webhook that propagates each push to the next tag. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('web');
-  const log = createLogger('web', config.logLevel);
+  const log = createLogger('web', config.logLevel, undefined, config.logFormat);
   exitOnCrash(log, 'web');
   if (config.dryRun) {
     log.warn(`DRY RUN: ${config.tokenVariable} is not set; triggers are logged, not sent`);

@@ -7,7 +7,7 @@ import { prepareTriggers } from './trigger';
 /** The clock process: kicks the chain off on schedule. */
 function main(): void {
   const config = loadConfigOrExit('clock');
-  const log = createLogger('clock', config.logLevel);
+  const log = createLogger('clock', config.logLevel, undefined, config.logFormat);
   exitOnCrash(log, 'clock');
   if (config.dryRun) {
     log.warn(`DRY RUN: ${config.tokenVariable} is not set; kick-offs are logged, not sent`);

@@ -102,7 +102,12 @@ if (require.main === module) {
     process.stderr.write('usage: supervise <command> [args...]\n');
     process.exit(2);
   }
-  void supervise(command, args).then((code) => {
+  // foreman's processes write to pipes: tell them a person is watching this terminal.
+  const env =
+    process.stdout.isTTY && (process.env.LOG_FORMAT ?? 'auto') === 'auto'
+      ? { ...process.env, LOG_FORMAT: 'pretty' }
+      : process.env;
+  void supervise(command, args, { env }).then((code) => {
     if (code !== 0) process.stderr.write(`a process of the dyno failed: exiting ${code}\n`);
     process.exit(code);
   });

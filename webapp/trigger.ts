@@ -3,6 +3,8 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from './logger';
 import { redact } from './redact';
 import type { Config } from './config';
+import { loadConfigOrExit } from './lifecycle';
+import { createLogger } from './logger';
 import { createTarget, type BuildTarget, type Refusal } from './targets';
 
 export interface RetryPolicy {
@@ -83,7 +85,7 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
     if (now() + wait - started > retry.giveUpAfter) {
       log.error(
         fields,
-        `trigger of ${tag} failed, giving up after ${attempt} attempts: ${refusal.reason}`,
+        `trigger of ${tag} failed, giving up after ${attempt} attempt(s): ${refusal.reason}`,
       );
       return { ...failed, ...status(answer.status) };
     }
@@ -163,3 +165,30 @@ export function prepareTriggers(
     close: () => dispatcher.close(),
   };
 }
+
+/** `node dist/webapp/trigger.js [tag]`: triggers one tag now (default: the first). */
+async function main(argv: string[]): Promise<void> {
+  const config = loadConfigOrExit('trigger');
+  const log = createLogger('trigger', config.logLevel, undefined, config.logFormat);
+  const tag = argv[0] ?? (config.tagSequence[0] as string);
+  if (argv.length > 1 || !config.tagSequence.includes(tag)) {
+    process.stderr.write(
+      `usage: trigger [tag]\n'${argv.join(' ')}' is not one tag of TAG_SEQUENCE (${config.tagSequence.join(', ')})\n`,
+    );
+    process.exit(2);
+  }
+  const triggers = prepareTriggers(config, log);
+  const outcome = await triggers.trigger(tag);
+  await triggers.close();
+  const where = createTarget(config).where;
+  process.stdout.write(
+    outcome.dryRun
+      ? `dry run: would have triggered ${tag} at ${where} (${config.tokenVariable} is not set)\n`
+      : outcome.ok
+        ? `triggered ${tag} at ${where} (HTTP ${outcome.status})\n`
+        : `failed to trigger ${tag} at ${where}: ${outcome.reason}\n`,
+  );
+  process.exit(outcome.ok ? 0 : 1);
+}
+
+if (require.main === module) void main(process.argv.slice(2));

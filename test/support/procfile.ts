@@ -1,17 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { startProcfileCommand } from '../../webapp/dyno';
 
-export const appDir = join(__dirname, '..', '..');
-
-/** The command of a process type in the Procfile, as Heroku reads it. */
-export function procfileCommand(type = 'web', file = 'Procfile'): string {
-  const line = readFileSync(join(appDir, file), 'utf8')
-    .split('\n')
-    .find((entry) => entry.startsWith(`${type}:`));
-  if (line === undefined) throw new Error(`no ${type} line in ${file}`);
-  return line.slice(type.length + 1).trim();
-}
+export { freePort, procfileCommand } from '../../webapp/dyno';
 
 export interface Running {
   child: ChildProcess;
@@ -22,20 +12,9 @@ export interface Running {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/**
- * Runs a command as Heroku runs the Procfile's: `sh -c`, in the app's directory, with the
- * app's node_modules/.bin on PATH. The environment is the caller's, not this process's.
- */
+/** Runs a Procfile command as Heroku does, and follows what it prints. */
 export function runCommand(command: string, env: Record<string, string>): Running {
-  const child = spawn('/bin/sh', ['-c', command], {
-    cwd: appDir,
-    env: {
-      PATH: [join(appDir, 'node_modules', '.bin'), process.env.PATH].join(delimiter),
-      HOME: process.env.HOME ?? '/tmp',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = startProcfileCommand(command, { HOME: process.env.HOME ?? '/tmp', ...env });
   let output = '';
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const onData = (chunk: Buffer) => {
@@ -79,19 +58,6 @@ export function runCommand(command: string, env: Record<string, string>): Runnin
       return exited;
     },
   };
-}
-
-/** A free TCP port on loopback, for a process that must be told its port. */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** The processes, still running, whose environment holds `NAME=value`: a run's whole tree. */

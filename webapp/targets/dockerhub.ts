@@ -12,15 +12,16 @@ const bodies: Record<DockerHubBody, (tag: string) => object> = {
 /** Docker Hub Automated Builds' trigger: the token is part of the URL. */
 export function createDockerHubTarget(config: Config): BuildTarget {
   const token = config.triggerToken ?? '';
-  const url =
+  const urlWith = (secret: string) =>
     config.triggerUrl ??
-    `${config.hubUrl}/u/${encodeURIComponent(config.userName)}/${encodeURIComponent(config.repoName)}/trigger/${encodeURIComponent(token)}/`;
+    `${config.hubUrl}/u/${encodeURIComponent(config.userName)}/${encodeURIComponent(config.repoName)}/trigger/${encodeURIComponent(secret)}/`;
+  const url = urlWith(token);
   const secrets = [token, encodeURIComponent(token), ...urlSecrets(config.triggerUrl)].filter(
     (secret) => secret.length > 0,
   );
   return {
     name: 'dockerhub',
-    where: redact(url, secrets),
+    where: redact(urlWith(token === '' ? '***' : token), secrets),
     secrets,
     request: (tag) => ({
       url,
