@@ -342,6 +342,19 @@ const tokenOf: Record<BuildTargetName, keyof Settings> = {
 /** The environment variables this app reads, for docs and checks. */
 export const envNames: string[] = Object.values(fields).map((field) => field.env);
 
+/** Each variable's default from the settings above, written as the environment would hold it. */
+export function envDefaults(base: Settings = settings): Record<string, string | undefined> {
+  const asEnv = (value: unknown): string | undefined => {
+    if (Array.isArray(value)) return value.join(',');
+    if (typeof value === 'boolean') return value ? '1' : '0';
+    if (typeof value === 'string' || typeof value === 'number') return String(value);
+    return undefined;
+  };
+  return Object.fromEntries(
+    (Object.keys(fields) as (keyof Settings)[]).map((key) => [fields[key].env, asEnv(base[key])]),
+  );
+}
+
 /**
  * Reads the settings above, overridden by `env`. Pure: throws one ConfigError that names every
  * bad variable, and never puts a secret's value in it.
