@@ -42,7 +42,7 @@ describe('delivery you can trust, end to end', () => {
       { hangFirst: 1 },
     );
     const { hub, web } = deployed;
-    await web.waitFor(/Server listening/);
+    await web.waitFor(/listening on port/);
     await hub.push('a');
     await deliveriesReach(hub, 3);
     expect(hub.triggers.map((t) => t.tag)).toEqual(['b', 'c']);
@@ -56,7 +56,7 @@ describe('delivery you can trust, end to end', () => {
       { neverBuild: ['b'] },
     );
     const { hub, web } = deployed;
-    await web.waitFor(/Server listening/);
+    await web.waitFor(/listening on port/);
     expect((await hub.push('a')).status).toBe(200);
     const stoppedAt = Date.now();
     const exit = await web.stop('SIGTERM');
@@ -95,7 +95,7 @@ describe('delivery you can trust, end to end', () => {
     const state = stateFile();
     writeFileSync(state, 'not json at all');
     deployed = await deploy({ ...fast, STATE_FILE: state });
-    await deployed.web.waitFor(/Server listening/);
+    await deployed.web.waitFor(/listening on port/);
     expect(deployed.web.output()).toMatch(/"level":50.*journal of pending triggers is corrupt/);
     expect(existsSync(state)).toBe(true);
     expect(JSON.parse(readFileSync(state, 'utf8'))).toEqual([]);
@@ -111,7 +111,7 @@ describe('the web command as one unit', () => {
       RUN_ID: run,
       STATE_FILE: stateFile(),
     });
-    await web.waitFor(/Server listening/);
+    await web.waitFor(/listening on port/);
     await web.waitFor(/clock started/);
     expect(
       processesWith('RUN_ID', run)
@@ -132,7 +132,7 @@ describe('the web command as one unit', () => {
       RUN_ID: run,
       STATE_FILE: stateFile(),
     });
-    await web.waitFor(/Server listening/);
+    await web.waitFor(/listening on port/);
     await web.waitFor(/clock started/);
     const started = Date.now();
     for (const { pid } of processesWith('RUN_ID', run)) process.kill(pid, 'SIGTERM');
@@ -148,7 +148,7 @@ describe('the web command as one unit', () => {
       RUN_ID: run,
       STATE_FILE: stateFile(),
     });
-    await web.waitFor(/Server listening/);
+    await web.waitFor(/listening on port/);
     await web.waitFor(/clock started/);
     const clock = processesWith('RUN_ID', run).find((p) => p.command.includes('schedule.js'));
     expect(clock).toBeDefined();

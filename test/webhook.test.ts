@@ -274,6 +274,24 @@ describe('duplicate deliveries', () => {
     expect((await t.post(newPush)).json()).toMatchObject({ duplicate: true });
     t.timers.advance(100_000);
     expect(t.triggered).toEqual(['step-2', 'step-2']);
+    // one info line per push; the repeats are debug lines
+    const lines = t.logs.entries().filter((line) => line.unit === 'webhook');
+    expect(lines.filter((line) => line.level === 30).map((line) => line.duplicate)).toEqual([
+      false,
+      false,
+    ]);
+    expect(lines.filter((line) => line.level === 20)).toHaveLength(12);
+  });
+
+  it('answer a repeated delivery of the last tag as a duplicate, logged at debug', async () => {
+    const t = buildTestApp();
+    const first = await t.post(delivery('latest'));
+    const again = await t.post(delivery('latest'));
+    expect(first.json()).toMatchObject({ next_tag: null });
+    expect(first.json().duplicate).toBeUndefined();
+    expect(again.json()).toMatchObject({ next_tag: null, duplicate: true });
+    const lines = t.logs.entries().filter((line) => line.unit === 'webhook');
+    expect(lines.map((line) => line.level)).toEqual([30, 20]);
   });
 });
 

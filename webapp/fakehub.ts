@@ -36,9 +36,9 @@ export interface FakeHub extends EventEmitter {
   url: string;
   triggers: FakeTrigger[];
   /** the webhook answers the app gave, in order */
-  deliveries: { tag: string; status: number; body: string }[];
-  /** sends the push webhook of `tag` now, as Docker Hub does after a build */
-  push(tag: string): Promise<{ status: number; body: string }>;
+  deliveries: { tag: string; status: number; body: string; at: number }[];
+  /** sends the push webhook of `tag` now; `at` is when the app had answered */
+  push(tag: string): Promise<{ tag: string; status: number; body: string; at: number }>;
   close(): Promise<void>;
 }
 
@@ -90,7 +90,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(payload),
     });
-    const answer = { tag, status: response.status, body: await response.text() };
+    const answer = { tag, status: response.status, body: await response.text(), at: Date.now() };
     hub.deliveries.push(answer);
     hub.emit('delivery', answer);
     return answer;

@@ -50,6 +50,10 @@ async function main(): Promise<void> {
   });
   propagator.resume();
   await app.listen({ port: config.port, host: '0.0.0.0' });
+  log.info(
+    { port: config.port, route: config.propagationRoute },
+    `listening on port ${config.port}`,
+  );
 }
 
 if (require.main === module) void main();

@@ -6,7 +6,7 @@ import type { TriggerOutcome } from './trigger';
 export type Decision =
   | { kind: 'queued'; next: string; dueAt: number }
   | { kind: 'duplicate'; next: string; dueAt?: number }
-  | { kind: 'last' };
+  | { kind: 'last'; duplicate: boolean };
 
 export interface PropagatorDeps {
   tags: readonly string[];
@@ -59,7 +59,8 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   const { tags, log, timers, journal } = deps;
   const positions = new Map(tags.map((tag, index) => [tag, index]));
   const pending = new Map<string, Pending>();
-  const propagatedPush = new Map<string, string>();
+  // pushed_at of each tag's latest push: a delivery that repeats it is the same push again
+  const seenPush = new Map<string, string>();
   const lastPush = new Map<string, number>();
   const awaiting = new Map<string, Awaited>();
   const stalled = new Map<string, number>();
@@ -93,7 +94,6 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       stalled.set(entry.tag, timers.now());
       return;
     }
-    if (entry.pushedAt !== undefined) propagatedPush.set(entry.after, entry.pushedAt);
     if (!outcome.dryRun) watch(entry.tag, false);
   };
 
@@ -135,13 +135,13 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       lastPush.set(tag, timers.now());
       unwatch(tag);
       stalled.delete(tag);
+      const repeated = pushedAt !== undefined && seenPush.get(tag) === pushedAt;
+      if (pushedAt !== undefined) seenPush.set(tag, pushedAt);
       const next = tags[position + 1];
-      if (next === undefined) return { kind: 'last' };
+      if (next === undefined) return { kind: 'last', duplicate: repeated };
       const queued = pending.get(next);
       if (queued !== undefined) return { kind: 'duplicate', next, dueAt: queued.dueAt };
-      if (pushedAt !== undefined && propagatedPush.get(tag) === pushedAt) {
-        return { kind: 'duplicate', next };
-      }
+      if (repeated) return { kind: 'duplicate', next };
       const entry: Pending = {
         tag: next,
         dueAt: timers.now() + deps.delay,
@@ -159,6 +159,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       const owed = journal.load().filter((entry) => positions.has(entry.tag));
       for (const entry of owed) {
         if (pending.has(entry.tag)) continue;
+        if (entry.pushedAt !== undefined) seenPush.set(entry.after, entry.pushedAt);
         log.info(
           { tag: entry.tag, dueAt: new Date(entry.dueAt).toISOString() },
           `resuming the pending trigger of ${entry.tag}`,
