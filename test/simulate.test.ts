@@ -83,3 +83,22 @@ describe('npm run trigger', () => {
     expect(stdout).not.toContain('cli-secret');
   });
 });
+
+describe('log format', () => {
+  const run = (env: Record<string, string>) =>
+    spawnSync('node', [join(appDir(), 'dist/webapp/trigger.js')], {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+    }).stdout;
+
+  it('is JSON lines when nobody watches (Heroku, CI)', () => {
+    const [line] = run({}).split('\n');
+    expect(JSON.parse(line ?? '')).toMatchObject({ level: 40, name: 'trigger', tag: 'init' });
+  });
+
+  it('is short and readable with pino-pretty when a person watches', () => {
+    const [line] = run({ LOG_FORMAT: 'pretty' }).split('\n');
+    expect(line).toMatch(/WARN.*trigger: dry run: would trigger init/);
+    expect(line).not.toMatch(/^\{/);
+  });
+});
