@@ -13,7 +13,6 @@ describe('the Procfile web command, end to end', () => {
       {
         TRIGGER_SCHEDULE: patternIn(3),
         PROPAGATION_DELAY: '0.4',
-        STATE_FILE: `/tmp/dtp-e2e-${process.pid}-chain.json`,
       },
       { buildTime: 50 },
     );

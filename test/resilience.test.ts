@@ -19,10 +19,7 @@ describe('delivery you can trust, end to end', () => {
   });
 
   it('retries a failing hub until the whole chain is built, kick-off included', async () => {
-    deployed = await deploy(
-      { ...fast, TRIGGER_SCHEDULE: patternIn(2), STATE_FILE: stateFile() },
-      { failFirst: 2 },
-    );
+    deployed = await deploy({ ...fast, TRIGGER_SCHEDULE: patternIn(2) }, { failFirst: 2 });
     const { hub, web } = deployed;
     await deliveriesReach(hub, 3);
     expect(hub.triggers.map((t) => `${t.tag}:${t.status}`)).toEqual([
@@ -37,10 +34,7 @@ describe('delivery you can trust, end to end', () => {
   });
 
   it('times out a hub that never answers, retries, and completes the chain', async () => {
-    deployed = await deploy(
-      { ...fast, TRIGGER_TIMEOUT: '0.5', STATE_FILE: stateFile() },
-      { hangFirst: 1 },
-    );
+    deployed = await deploy({ ...fast, TRIGGER_TIMEOUT: '0.5' }, { hangFirst: 1 });
     const { hub, web } = deployed;
     await web.waitFor(/listening on port/);
     await hub.push('a');
@@ -109,7 +103,6 @@ describe('the web command as one unit', () => {
     const web = runCommand(procfileCommand('web'), {
       PORT: String(port),
       RUN_ID: run,
-      STATE_FILE: stateFile(),
     });
     await web.waitFor(/listening on port/);
     await web.waitFor(/clock started/);
@@ -130,7 +123,6 @@ describe('the web command as one unit', () => {
     const web = runCommand(procfileCommand('web'), {
       PORT: String(await freePort()),
       RUN_ID: run,
-      STATE_FILE: stateFile(),
     });
     await web.waitFor(/listening on port/);
     await web.waitFor(/clock started/);
@@ -146,7 +138,6 @@ describe('the web command as one unit', () => {
     const web = runCommand(procfileCommand('web'), {
       PORT: String(await freePort()),
       RUN_ID: run,
-      STATE_FILE: stateFile(),
     });
     await web.waitFor(/listening on port/);
     await web.waitFor(/clock started/);
@@ -169,7 +160,6 @@ describe('the web command as one unit', () => {
       const web = runCommand(procfileCommand('web'), {
         PORT: String(port),
         RUN_ID: run,
-        STATE_FILE: stateFile(),
       });
       const exit = await web.exited;
       expect(exit.code).toBe(1);

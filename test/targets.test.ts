@@ -211,7 +211,6 @@ describe('a chain built by GitHub Actions, end to end', () => {
         PROPAGATION_DELAY: '0.2',
         TRIGGER_SCHEDULE: patternIn(2),
         WEBHOOK_SECRET: secret,
-        STATE_FILE: `/tmp/dtp-e2e-${process.pid}-github.json`,
       },
       { buildTime: 20 },
       `?token=${secret}`,

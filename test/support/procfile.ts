@@ -1,4 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startProcfileCommand } from '../../webapp/dyno';
 
 export { freePort, procfileCommand } from '../../webapp/dyno';
@@ -14,7 +17,12 @@ export interface Running {
 
 /** Runs a Procfile command as Heroku does, and follows what it prints. */
 export function runCommand(command: string, env: Record<string, string>): Running {
-  const child = startProcfileCommand(command, { HOME: process.env.HOME ?? '/tmp', ...env });
+  const child = startProcfileCommand(command, {
+    HOME: process.env.HOME ?? '/tmp',
+    // never the app's own journal: a test must leave nothing owed behind
+    STATE_FILE: join(mkdtempSync(join(tmpdir(), 'dtp-state-')), 'pending.json'),
+    ...env,
+  });
   let output = '';
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   const onData = (chunk: Buffer) => {
