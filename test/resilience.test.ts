@@ -96,16 +96,18 @@ describe('delivery you can trust, end to end', () => {
   });
 });
 
+/** The Procfile's web command, once web and clock are both up; `run` marks its processes. */
+async function startTree() {
+  const run = randomUUID();
+  const web = runCommand(procfileCommand('web'), { PORT: String(await freePort()), RUN_ID: run });
+  await web.waitFor(/listening on port/);
+  await web.waitFor(/clock started/);
+  return { web, run };
+}
+
 describe('the web command as one unit', () => {
   it('stops web and clock cleanly when only its top process gets SIGTERM', async () => {
-    const run = randomUUID();
-    const port = await freePort();
-    const web = runCommand(procfileCommand('web'), {
-      PORT: String(port),
-      RUN_ID: run,
-    });
-    await web.waitFor(/listening on port/);
-    await web.waitFor(/clock started/);
+    const { web, run } = await startTree();
     expect(
       processesWith('RUN_ID', run)
         .map((p) => p.command)
@@ -119,13 +121,7 @@ describe('the web command as one unit', () => {
   });
 
   it('stops promptly when every process gets SIGTERM at once, as on Heroku', async () => {
-    const run = randomUUID();
-    const web = runCommand(procfileCommand('web'), {
-      PORT: String(await freePort()),
-      RUN_ID: run,
-    });
-    await web.waitFor(/listening on port/);
-    await web.waitFor(/clock started/);
+    const { web, run } = await startTree();
     const started = Date.now();
     for (const { pid } of processesWith('RUN_ID', run)) process.kill(pid, 'SIGTERM');
     expect(await web.exited).toEqual({ code: 0, signal: null });
@@ -134,13 +130,7 @@ describe('the web command as one unit', () => {
   });
 
   it('ends, non-zero, when the clock process dies', async () => {
-    const run = randomUUID();
-    const web = runCommand(procfileCommand('web'), {
-      PORT: String(await freePort()),
-      RUN_ID: run,
-    });
-    await web.waitFor(/listening on port/);
-    await web.waitFor(/clock started/);
+    const { web, run } = await startTree();
     const clock = processesWith('RUN_ID', run).find((p) => p.command.includes('schedule.js'));
     expect(clock).toBeDefined();
     process.kill(clock?.pid ?? 0, 'SIGKILL');

@@ -113,42 +113,28 @@ export interface Settings {
 export type BuildTargetName = 'dockerhub' | 'github' | 'gitlab';
 export type DockerHubBody = 'docker_tag' | 'source_tag' | 'source_branch';
 
-export interface Config {
-  userName: string;
-  repoName: string;
-  triggerToken: string | undefined;
-  tagSequence: string[];
+/** The settings, validated, in the units the app works in. */
+export interface Config extends Omit<
+  Settings,
+  | 'triggerScheduling'
+  | 'triggerTimezone'
+  | 'stallTimeout'
+  | 'retryInitial'
+  | 'retryMax'
+  | 'retryGiveUp'
+  | 'triggerTimeout'
+> {
   schedule: ScheduleSpec;
   timezone: string;
-  propagationRoute: string;
   /** milliseconds */
   propagationDelay: number;
-  port: number;
-  hubUrl: string;
-  triggerUrl: string | undefined;
-  logLevel: string;
-  logFormat: LogFormat;
   dryRun: boolean;
-  webhookSecret: string | undefined;
-  stateFile: string;
-  /** milliseconds; 0 turns stall detection off */
-  stallTimeout: number;
-  stallRetrigger: boolean;
-  /** milliseconds */
-  retry: RetryPolicy;
-  buildTarget: BuildTargetName;
   /** the variable whose absence makes this a dry run */
   tokenVariable: string;
-  dockerhubTriggerBody: DockerHubBody;
-  githubApiUrl: string;
-  githubRepository: string | undefined;
-  githubWorkflow: string | undefined;
-  githubRef: string;
-  githubToken: string | undefined;
-  gitlabUrl: string;
-  gitlabProject: string | undefined;
-  gitlabRef: string;
-  gitlabTriggerToken: string | undefined;
+  /** milliseconds; 0 turns stall detection off */
+  stallTimeout: number;
+  /** milliseconds */
+  retry: RetryPolicy;
 }
 
 export type Env = Record<string, string | undefined>;

@@ -54,38 +54,29 @@ export async function deploy(
   };
 }
 
-/** Resolves when the hub has seen `count` triggers. */
-export function triggersReach(hub: FakeHub, count: number, timeout = 20000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (hub.triggers.length >= count) return resolve();
+/** Resolves when the hub's list behind `event` holds `count` entries. */
+function reach(hub: FakeHub, event: 'trigger' | 'delivery', count: number, timeout: number) {
+  const list = () => (event === 'trigger' ? hub.triggers : hub.deliveries);
+  return new Promise<void>((resolve, reject) => {
+    if (list().length >= count) return resolve();
     const timer = setTimeout(
-      () => reject(new Error(`only ${hub.triggers.length} of ${count} triggers came`)),
+      () => reject(new Error(`only ${list().length} of ${count} ${event}s came`)),
       timeout,
     );
-    const onTrigger = () => {
-      if (hub.triggers.length < count) return;
+    const onEvent = () => {
+      if (list().length < count) return;
       clearTimeout(timer);
-      hub.off('trigger', onTrigger);
+      hub.off(event, onEvent);
       resolve();
     };
-    hub.on('trigger', onTrigger);
+    hub.on(event, onEvent);
   });
 }
 
+/** Resolves when the hub has seen `count` triggers. */
+export const triggersReach = (hub: FakeHub, count: number, timeout = 20000) =>
+  reach(hub, 'trigger', count, timeout);
+
 /** Resolves when the hub has delivered `count` webhooks. */
-export function deliveriesReach(hub: FakeHub, count: number, timeout = 20000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (hub.deliveries.length >= count) return resolve();
-    const timer = setTimeout(
-      () => reject(new Error(`only ${hub.deliveries.length} of ${count} deliveries came`)),
-      timeout,
-    );
-    const onDelivery = () => {
-      if (hub.deliveries.length < count) return;
-      clearTimeout(timer);
-      hub.off('delivery', onDelivery);
-      resolve();
-    };
-    hub.on('delivery', onDelivery);
-  });
-}
+export const deliveriesReach = (hub: FakeHub, count: number, timeout = 20000) =>
+  reach(hub, 'delivery', count, timeout);
