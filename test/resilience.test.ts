@@ -120,6 +120,12 @@ describe('the web command as one unit', () => {
     expect(web.output()).toMatch(/"name":"clock".*"msg":"stopping"/);
   });
 
+  it('stops web and clock when its terminal closes (SIGHUP)', async () => {
+    const { web, run } = await startTree();
+    expect(await web.stop('SIGHUP')).toEqual({ code: 0, signal: null });
+    expect(processesWith('RUN_ID', run)).toEqual([]);
+  });
+
   it('stops promptly when every process gets SIGTERM at once, as on Heroku', async () => {
     const { web, run } = await startTree();
     const started = Date.now();

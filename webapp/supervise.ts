@@ -66,13 +66,13 @@ export function supervise(
       signalGroup('SIGTERM');
     }
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  // SIGHUP too: a closed terminal must not orphan the processes in their own group.
+  const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, onSignal);
 
   return new Promise((resolve) => {
     const finish = (code: number) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      for (const signal of signals) process.off(signal, onSignal);
       resolve(code);
     };
     child.on('error', (err) => {
@@ -107,7 +107,12 @@ if (require.main === module) {
     process.stdout.isTTY && (process.env.LOG_FORMAT ?? 'auto') === 'auto'
       ? { ...process.env, LOG_FORMAT: 'pretty' }
       : process.env;
-  void supervise(command, args, { env }).then((code) => {
+  // foreman's own entry, so that `nf` needs no node_modules/.bin on PATH (a plain shell, Docker).
+  const [file, argv] =
+    command === 'nf'
+      ? [process.execPath, [require.resolve('foreman/nf.js'), ...args]]
+      : [command, args];
+  void supervise(file, argv, { env }).then((code) => {
     if (code !== 0) process.stderr.write(`a process of the dyno failed: exiting ${code}\n`);
     process.exit(code);
   });
