@@ -143,10 +143,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     method: ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
     url: route,
     handler: async (_request, reply) =>
-      reply
-        .code(405)
-        .header('allow', 'POST')
-        .send({ state: 'error', description: `only POST is allowed on ${route}` }),
+      reject(reply.header('allow', 'POST'), 405, `only POST is allowed on ${route}`),
   });
 
   app.get('/healthz', async () => ({ ok: true }));
@@ -175,7 +172,7 @@ function describeDecision(tag: string, decision: Decision, delay: number): strin
     case 'last':
       return `${tag} is the last tag: nothing to trigger${decision.duplicate ? ' (a repeated delivery)' : ''}`;
     case 'duplicate':
-      return `${tag}: ${decision.next} is already triggered for this push`;
+      return `${tag}: ${decision.next} is already queued or triggered for this push`;
     case 'queued':
       return `${tag} pushed: ${decision.next} will be triggered in ${delay / 1000} s`;
   }
