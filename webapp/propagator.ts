@@ -84,8 +84,15 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     }, entry.dueAt - timers.now());
   };
 
+  // A trigger that throws (it should not) counts as failed rather than crashing the process.
+  const attempt = (tag: string): Promise<TriggerOutcome> =>
+    deps.trigger(tag, shutdown.signal).catch((err: unknown) => {
+      log.error({ err, tag }, `trigger of ${tag} failed`);
+      return { ok: false, dryRun: false, attempts: 1, reason: 'trigger failed' };
+    });
+
   const send = async (entry: Pending) => {
-    const outcome = await deps.trigger(entry.tag, shutdown.signal);
+    const outcome = await attempt(entry.tag);
     if (outcome.aborted) return;
     pending.delete(entry.tag);
     persist();
@@ -123,7 +130,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       `chain stalled: no push of ${tag} since its trigger at ${since} (failed or ignored build?)`,
     );
     if (!retrigger) return;
-    void deps.trigger(tag, shutdown.signal).then((outcome) => {
+    void attempt(tag).then((outcome) => {
       if (!outcome.aborted && !outcome.dryRun) watch(tag, true);
     });
   };
