@@ -147,6 +147,8 @@ export function prepareTriggers(
   log: Logger,
 ): {
   trigger: (tag: string, signal?: AbortSignal) => Promise<TriggerOutcome>;
+  /** where triggers go, secrets replaced by *** */
+  where: string;
   close(): Promise<void>;
 } {
   const target = createTarget(config);
@@ -162,6 +164,7 @@ export function prepareTriggers(
         dispatcher,
         ...(signal === undefined ? {} : { signal }),
       }),
+    where: target.where,
     close: () => dispatcher.close(),
   };
 }
@@ -180,7 +183,7 @@ async function main(argv: string[]): Promise<void> {
   const triggers = prepareTriggers(config, log);
   const outcome = await triggers.trigger(tag);
   await triggers.close();
-  const where = createTarget(config).where;
+  const { where } = triggers;
   process.stdout.write(
     outcome.dryRun
       ? `dry run: would have triggered ${tag} at ${where} (${config.tokenVariable} is not set)\n`
