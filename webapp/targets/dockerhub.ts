@@ -1,6 +1,6 @@
 import type { Config, DockerHubBody } from '../config';
 import { redact } from '../redact';
-import { transientRefusal, type BuildTarget } from './target';
+import { readAnswer, type AnswerRules, type BuildTarget } from './target';
 
 // The bodies Docker Hub's build trigger accepts, by DOCKERHUB_TRIGGER_BODY.
 const bodies: Record<DockerHubBody, (tag: string) => object> = {
@@ -16,6 +16,13 @@ export function createDockerHubTarget(config: Config): BuildTarget {
     config.triggerUrl ??
     `${config.hubUrl}/u/${encodeURIComponent(config.userName)}/${encodeURIComponent(config.repoName)}/trigger/${encodeURIComponent(secret)}/`;
   const url = urlWith(token);
+  const wrongToken = `the trigger token is wrong or was regenerated, or ${config.userName}/${config.repoName} is not the repository (check DOCKERHUB_TRIGGER_TOKEN, DOCKERHUB_USER, DOCKERHUB_REPO)`;
+  const answers: AnswerRules = {
+    service: 'Docker Hub',
+    started: (status) => status >= 200 && status < 300,
+    causes: { 401: wrongToken, 403: wrongToken, 404: wrongToken },
+    otherwise: 'Docker Hub refused the trigger',
+  };
   const secrets = [token, encodeURIComponent(token), ...urlSecrets(config.triggerUrl)].filter(
     (secret) => secret.length > 0,
   );
@@ -28,18 +35,7 @@ export function createDockerHubTarget(config: Config): BuildTarget {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(bodies[config.dockerhubTriggerBody](tag)),
     }),
-    refusal(status) {
-      if (status >= 200 && status < 300) return undefined;
-      const transient = transientRefusal(status, 'Docker Hub');
-      if (transient !== undefined) return transient;
-      if (status === 401 || status === 403 || status === 404) {
-        return {
-          retry: false,
-          reason: `Docker Hub answered ${status}: the trigger token is wrong or was regenerated, or ${config.userName}/${config.repoName} is not the repository (check DOCKERHUB_TRIGGER_TOKEN, DOCKERHUB_USER, DOCKERHUB_REPO)`,
-        };
-      }
-      return { retry: false, reason: `Docker Hub refused the trigger (${status})` };
-    },
+    refusal: (status) => readAnswer(status, answers),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import { transientRefusal, type BuildTarget } from './target';
+import { readAnswer, type AnswerRules, type BuildTarget } from './target';
 
 /**
  * A GitHub Actions workflow_dispatch, with the tag as the workflow's `tag` input:
@@ -10,11 +10,16 @@ export function createGitHubTarget(config: Config): BuildTarget {
   const workflow = config.githubWorkflow ?? '';
   const token = config.githubToken ?? '';
   const url = `${config.githubApiUrl}/repos/${repository}/actions/workflows/${encodeURIComponent(workflow)}/dispatches`;
-  const causes: Record<number, string> = {
-    401: 'GITHUB_TOKEN is wrong, expired or revoked',
-    403: 'GITHUB_TOKEN may not dispatch workflows here (it needs Actions: write, or the workflow scope)',
-    404: `GITHUB_REPOSITORY (${repository}) or GITHUB_WORKFLOW (${workflow}) does not exist, or GITHUB_TOKEN cannot see it`,
-    422: `the workflow has no workflow_dispatch trigger with a 'tag' input, or GITHUB_REF (${config.githubRef}) does not exist`,
+  const answers: AnswerRules = {
+    service: 'GitHub',
+    started: (status) => status === 204 || status === 200,
+    otherwise: 'GitHub refused the dispatch',
+    causes: {
+      401: 'GITHUB_TOKEN is wrong, expired or revoked',
+      403: 'GITHUB_TOKEN may not dispatch workflows here (it needs Actions: write, or the workflow scope)',
+      404: `GITHUB_REPOSITORY (${repository}) or GITHUB_WORKFLOW (${workflow}) does not exist, or GITHUB_TOKEN cannot see it`,
+      422: `the workflow has no workflow_dispatch trigger with a 'tag' input, or GITHUB_REF (${config.githubRef}) does not exist`,
+    },
   };
   return {
     name: 'github',
@@ -32,12 +37,6 @@ export function createGitHubTarget(config: Config): BuildTarget {
       },
       body: JSON.stringify({ ref: config.githubRef, inputs: { tag } }),
     }),
-    refusal(status) {
-      if (status === 204 || status === 200) return undefined;
-      const transient = transientRefusal(status, 'GitHub');
-      if (transient !== undefined) return transient;
-      const cause = causes[status] ?? 'GitHub refused the dispatch';
-      return { retry: false, reason: `GitHub answered ${status}: ${cause}` };
-    },
+    refusal: (status) => readAnswer(status, answers),
   };
 }

@@ -23,9 +23,26 @@ export interface BuildTarget {
   refusal(status: number): Refusal | undefined;
 }
 
-/** The answers every target treats alike: throttling and server trouble are worth a retry. */
-export function transientRefusal(status: number, service: string): Refusal | undefined {
-  if (status === 429) return { retry: true, reason: `${service} is throttling triggers (429)` };
-  if (status >= 500) return { retry: true, reason: `${service} answered ${status}` };
-  return undefined;
+/** How a target's API answers a build request. */
+export interface AnswerRules {
+  service: string;
+  /** the statuses that mean the build was started */
+  started: (status: number) => boolean;
+  /** the likely cause of each refusal worth naming */
+  causes: Record<number, string>;
+  /** what any other refusal means */
+  otherwise: string;
+}
+
+/**
+ * What an answer means, the same way for every target: throttling (429) and server trouble
+ * (5xx) are worth a retry; any other refusal is not, and is named by its likely cause.
+ */
+export function readAnswer(status: number, rules: AnswerRules): Refusal | undefined {
+  if (rules.started(status)) return undefined;
+  if (status === 429)
+    return { retry: true, reason: `${rules.service} is throttling triggers (429)` };
+  if (status >= 500) return { retry: true, reason: `${rules.service} answered ${status}` };
+  const cause = rules.causes[status] ?? rules.otherwise;
+  return { retry: false, reason: `${rules.service} answered ${status}: ${cause}` };
 }
