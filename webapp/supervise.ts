@@ -1,34 +1,25 @@
 import { spawn } from 'node:child_process';
 
-/**
- * Runs foreman (`nf start`) as one unit for the host. foreman exits 0 even when a process it
- * runs crashed, and on SIGTERM it exits at once and orphans its processes
- * (https://github.com/strongloop/node-foreman/blob/master/lib/proc.js). So foreman runs in a
- * process group of its own: a signal to this process reaches every process of the group, this
- * process exits only when the whole group has gone, and non-zero when one of them failed.
- */
-export interface SuperviseOptions {
-  /** ms to wait for the group to leave after a stop or foreman's exit, before SIGKILL */
-  grace?: number;
-  write?: (chunk: Buffer) => void;
-  env?: NodeJS.ProcessEnv;
-}
-
 // foreman's line for a process that ended with a non-zero code or by a signal.
 const failedExit = /Exited with exit code/;
 
+/** ms to wait for the group to leave after a stop or foreman's exit, before SIGKILL */
+const grace = 10_000;
+
+/**
+ * Runs foreman (`nf start`) as one unit for the host, resolving with the exit code. foreman exits
+ * 0 even when a process it runs crashed, and on SIGTERM it exits at once and orphans its
+ * processes (https://github.com/strongloop/node-foreman/blob/master/lib/proc.js). So foreman runs
+ * in a process group of its own: this process exits only when the whole group has gone, and
+ * non-zero when one of them failed.
+ */
 export function supervise(
   command: string,
   args: string[],
-  options: SuperviseOptions = {},
+  env: NodeJS.ProcessEnv,
 ): Promise<number> {
-  const grace = options.grace ?? 10_000;
-  const write = options.write ?? ((chunk: Buffer) => process.stdout.write(chunk));
-  const child = spawn(command, args, {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: options.env ?? process.env,
-  });
+  const write = (chunk: Buffer) => process.stdout.write(chunk);
+  const child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   let failed = false;
   let stopping = false;
   let pending = '';
@@ -112,7 +103,7 @@ if (require.main === module) {
     command === 'nf'
       ? [process.execPath, [require.resolve('foreman/nf.js'), ...args]]
       : [command, args];
-  void supervise(file, argv, { env }).then((code) => {
+  void supervise(file, argv, env).then((code) => {
     if (code !== 0) process.stderr.write(`a process of the dyno failed: exiting ${code}\n`);
     process.exit(code);
   });
