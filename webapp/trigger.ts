@@ -76,10 +76,16 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
       log.info(fields, `triggered ${tag}`);
       return { ok: true, dryRun: false, attempts: attempt, ...status(answer.status) };
     }
-    const failed = { ok: false, dryRun: false, attempts: attempt, reason: refusal.reason };
+    const failed = {
+      ok: false,
+      dryRun: false,
+      attempts: attempt,
+      reason: refusal.reason,
+      ...status(answer.status),
+    };
     if (!refusal.retry) {
       log.error(fields, `trigger of ${tag} refused, not retried: ${refusal.reason}`);
-      return { ...failed, ...status(answer.status) };
+      return failed;
     }
     const wait = backoffDelay(attempt, retry, random);
     if (now() + wait - started > retry.giveUpAfter) {
@@ -87,13 +93,13 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
         fields,
         `trigger of ${tag} failed, giving up after ${attempt} attempt(s): ${refusal.reason}`,
       );
-      return { ...failed, ...status(answer.status) };
+      return failed;
     }
     log.warn({ ...fields, retryIn: wait }, `trigger of ${tag} failed, retrying: ${refusal.reason}`);
     try {
       await sleep(wait, deps.signal);
     } catch {
-      return { ...failed, ...status(answer.status), aborted: true };
+      return { ...failed, aborted: true };
     }
   }
 }
