@@ -1,8 +1,8 @@
-import { startClock } from './clock';
-import { describeSchedule } from './cron';
-import { exitOnCrash, loadConfigOrExit, stopOnSignals } from './lifecycle';
-import { createLogger } from './logger';
-import { prepareTriggers } from './trigger';
+import { prepareTriggers } from './builds/prepare-triggers';
+import { describeSchedule } from './clock/create-schedule';
+import { startClock } from './clock/start-clock';
+import { createLogger } from './process/create-logger';
+import { exitOnCrash, loadConfigOrExit, stopOnSignals } from './process/lifecycle';
 
 /** The clock process: kicks the chain off on schedule. */
 function main(): void {

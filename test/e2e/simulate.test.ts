@@ -1,0 +1,104 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { appDir } from '../../webapp/process/app-info';
+
+/** `npm run simulate` as a user runs it, with their config in the environment. */
+function simulate(args: string[], env: Record<string, string>) {
+  const result = spawnSync('npm', ['run', '--silent', 'simulate', '--', ...args], {
+    cwd: appDir(),
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+describe('npm run simulate', () => {
+  it('runs a 3-tag chain through the real processes and exits 0', () => {
+    const { code, output } = simulate(['--delay', '0.3', '--build-time', '0.2'], {
+      TAG_SEQUENCE: 'base,middle,top',
+      PROPAGATION_ROUTE: '/hooks/dockerhub',
+      WEBHOOK_SECRET: 'simulate-secret-0123456789',
+    });
+    expect(code).toBe(0);
+    const steps = output.split('\n').filter((line) => /^\[.*(triggered|built)/.test(line));
+    expect(steps.map((line) => line.replace(/^\[[\d.]+ s\] /, ''))).toEqual([
+      'triggered base (dockerhub answered 200)',
+      'built base; push webhook answered 200',
+      'triggered middle (dockerhub answered 200)',
+      'built middle; push webhook answered 200',
+      'triggered top (dockerhub answered 200)',
+      'built top; push webhook answered 200',
+    ]);
+    expect(output).toMatch(/chain complete: base → middle → top built in order/);
+    expect(output).not.toContain('simulate-secret');
+  });
+
+  it('exits non-zero with the reason when the config is wrong', () => {
+    const { code, output } = simulate([], { TAG_SEQUENCE: 'a,a' });
+    expect(code).toBe(1);
+    expect(output).toMatch(/TAG_SEQUENCE: must not name a tag twice/);
+  });
+
+  it('exits 2 on a bad flag', () => {
+    const { code, output } = simulate(['--delay', 'soon'], {});
+    expect(code).toBe(2);
+    expect(output).toMatch(/--delay and --build-time take seconds/);
+  });
+});
+
+describe('npm run trigger', () => {
+  const trigger = (args: string[], env: Record<string, string> = {}) => {
+    const result = spawnSync('node', [join(appDir(), 'dist/webapp/bin/trigger.js'), ...args], {
+      env: { PATH: process.env.PATH, LOG_FORMAT: 'json', ...env },
+      encoding: 'utf8',
+    });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+
+  it('triggers the first tag by default, honouring dry run', () => {
+    const { code, stdout } = trigger([]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(
+      /^dry run: would have triggered init at .*\/trigger\/\*\*\*\/ \(DOCKERHUB_TRIGGER_TOKEN is not set\)$/m,
+    );
+  });
+
+  it('refuses a tag that is not in the sequence', () => {
+    const { code, stderr } = trigger(['nope']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/'nope' is not one tag of TAG_SEQUENCE \(init, step-1/);
+  });
+
+  it('says why a trigger failed, without the token', () => {
+    const { code, stdout } = trigger(['step-2'], {
+      DOCKERHUB_TRIGGER_TOKEN: 'cli-secret',
+      DOCKERHUB_URL: 'http://127.0.0.1:9',
+      TRIGGER_RETRY_GIVE_UP: '0',
+    });
+    expect(code).toBe(1);
+    expect(stdout).toMatch(
+      /failed to trigger step-2 at http:\/\/127.0.0.1:9\/u\/maddouri\/void-docker\/trigger\/\*\*\*\/: ECONNREFUSED/,
+    );
+    expect(stdout).not.toContain('cli-secret');
+  });
+});
+
+describe('log format', () => {
+  const run = (env: Record<string, string>) =>
+    spawnSync('node', [join(appDir(), 'dist/webapp/bin/trigger.js')], {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+    }).stdout;
+
+  it('is JSON lines when nobody watches (Heroku, CI)', () => {
+    const [line] = run({}).split('\n');
+    expect(JSON.parse(line ?? '')).toMatchObject({ level: 40, name: 'trigger', tag: 'init' });
+  });
+
+  it('is short and readable with pino-pretty when a person watches', () => {
+    const [line] = run({ LOG_FORMAT: 'pretty' }).split('\n');
+    expect(line).toMatch(/WARN.*trigger: dry run: would trigger init/);
+    expect(line).not.toMatch(/^\{/);
+  });
+});

@@ -1,0 +1,168 @@
+import { MockAgent } from 'undici';
+import { loadConfig } from '../../../webapp/config';
+import { createTarget } from '../../../webapp/builds/targets/create-target';
+import { backoffDelay, triggerTag } from '../../../webapp/builds/trigger-tag';
+import type { RetryPolicy } from '../../../webapp/types';
+import { captureLogs } from '../../helpers/logs';
+
+const token = 'S3CRET-tok3n';
+const retry: RetryPolicy = {
+  initialDelay: 2000,
+  maxDelay: 60_000,
+  giveUpAfter: 600_000,
+  timeout: 5000,
+};
+
+function setup(env: Record<string, string> = {}) {
+  const config = loadConfig({ DOCKERHUB_TRIGGER_TOKEN: token, ...env });
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  const logs = captureLogs();
+  let clock = 0;
+  const waits: number[] = [];
+  const deps = {
+    target: createTarget(config.target, config),
+    log: logs.log,
+    dryRun: config.dryRun,
+    retry,
+    dispatcher: agent,
+    now: () => clock,
+    random: () => 0.5,
+    sleep: async (ms: number) => {
+      waits.push(ms);
+      clock += ms;
+    },
+  };
+  return { agent, logs, deps, waits };
+}
+
+describe('triggerTag on Docker Hub', () => {
+  it('POSTs {"docker_tag": tag} to the legacy trigger URL', async () => {
+    const { agent, logs, deps } = setup();
+    let body = '';
+    agent
+      .get('https://registry.hub.docker.com')
+      .intercept({
+        method: 'POST',
+        path: `/u/maddouri/void-docker/trigger/${token}/`,
+        headers: { 'content-type': 'application/json' },
+        body: (text) => ((body = text), true),
+      })
+      .reply(200, { state: 'Success' });
+    const outcome = await triggerTag('step-1', deps);
+    expect(outcome).toEqual({ ok: true, dryRun: false, attempts: 1, status: 200 });
+    expect(JSON.parse(body)).toEqual({ docker_tag: 'step-1' });
+    agent.assertNoPendingInterceptors();
+    const [line] = logs.entries();
+    expect(line).toMatchObject({
+      level: 30,
+      tag: 'step-1',
+      status: 200,
+      attempt: 1,
+      target: 'https://registry.hub.docker.com/u/maddouri/void-docker/trigger/***/',
+    });
+    expect(logs.text()).not.toContain(token);
+  });
+
+  it('uses DOCKERHUB_TRIGGER_URL when set, and hides its token', async () => {
+    const { agent, logs, deps } = setup({
+      DOCKERHUB_TRIGGER_URL:
+        'https://hub.docker.com/api/build/v1/source/1234-abcd/trigger/tok-in-url/call/',
+    });
+    agent
+      .get('https://hub.docker.com')
+      .intercept({
+        method: 'POST',
+        path: '/api/build/v1/source/1234-abcd/trigger/tok-in-url/call/',
+      })
+      .reply(202, {});
+    expect(await triggerTag('init', deps)).toMatchObject({ ok: true, status: 202 });
+    expect(logs.text()).not.toContain('tok-in-url');
+    expect(logs.text()).toContain('/trigger/***/call/');
+  });
+
+  it('logs a dry run and sends nothing without a token', async () => {
+    const { agent, logs, deps } = setup();
+    const outcome = await triggerTag('init', { ...deps, dryRun: true });
+    expect(outcome).toEqual({ ok: true, dryRun: true, attempts: 0 });
+    expect(logs.entries()[0]).toMatchObject({
+      level: 40,
+      tag: 'init',
+      msg: 'dry run: would trigger init',
+    });
+    agent.assertNoPendingInterceptors();
+  });
+
+  it('retries 5xx, 429 and network errors with growing waits, then succeeds', async () => {
+    const { agent, logs, deps, waits } = setup();
+    const hub = agent.get('https://registry.hub.docker.com');
+    const path = `/u/maddouri/void-docker/trigger/${token}/`;
+    hub.intercept({ method: 'POST', path }).reply(503, 'down');
+    hub.intercept({ method: 'POST', path }).reply(429, 'slow down');
+    hub.intercept({ method: 'POST', path }).replyWithError(new Error(`boom at ${path}`));
+    hub.intercept({ method: 'POST', path }).reply(200, {});
+    const outcome = await triggerTag('step-2', deps);
+    expect(outcome).toMatchObject({ ok: true, attempts: 4 });
+    expect(waits).toEqual([1500, 3000, 6000]);
+    const lines = logs.entries();
+    expect(lines.map((line) => line.attempt)).toEqual([1, 2, 3, 4]);
+    expect(lines.map((line) => line.level)).toEqual([40, 40, 40, 30]);
+    expect(lines[2]?.msg).toMatch(/boom at .*\/trigger\/\*\*\*\//);
+    expect(logs.text()).not.toContain(token);
+  });
+
+  it('does not retry a 4xx other than 429, and names the likely cause', async () => {
+    const { agent, logs, deps, waits } = setup();
+    agent
+      .get('https://registry.hub.docker.com')
+      .intercept({ method: 'POST', path: `/u/maddouri/void-docker/trigger/${token}/` })
+      .reply(404, 'nope');
+    const outcome = await triggerTag('init', deps);
+    expect(outcome).toMatchObject({ ok: false, attempts: 1, status: 404 });
+    expect(waits).toEqual([]);
+    expect(logs.entries()[0]).toMatchObject({ level: 50, status: 404 });
+    expect(String(logs.entries()[0]?.msg)).toMatch(/token is wrong.*DOCKERHUB_TRIGGER_TOKEN/);
+  });
+
+  it('gives up once the next wait would pass the give-up time', async () => {
+    const { agent, logs, deps, waits } = setup();
+    const hub = agent.get('https://registry.hub.docker.com');
+    hub
+      .intercept({ method: 'POST', path: `/u/maddouri/void-docker/trigger/${token}/` })
+      .reply(500, '')
+      .persist();
+    const outcome = await triggerTag('init', { ...deps, retry: { ...retry, giveUpAfter: 20_000 } });
+    expect(outcome).toMatchObject({ ok: false, attempts: 4, status: 500 });
+    expect(waits).toEqual([1500, 3000, 6000]);
+    expect(logs.entries().at(-1)).toMatchObject({
+      level: 50,
+      msg: expect.stringMatching(/giving up after 4 attempt\(s\)/),
+    });
+  });
+
+  it('stops at once when shut down while waiting to retry', async () => {
+    const { agent, deps } = setup();
+    agent
+      .get('https://registry.hub.docker.com')
+      .intercept({ method: 'POST', path: `/u/maddouri/void-docker/trigger/${token}/` })
+      .reply(502, '');
+    const outcome = await triggerTag('init', {
+      ...deps,
+      sleep: async () => {
+        throw new Error('aborted');
+      },
+    });
+    expect(outcome).toMatchObject({ ok: false, aborted: true, attempts: 1 });
+  });
+});
+
+describe('backoffDelay', () => {
+  it('doubles from the initial delay up to the cap, with jitter in the upper half', () => {
+    const at = (attempt: number, random: number) => backoffDelay(attempt, retry, () => random);
+    expect([1, 2, 3, 4, 5, 6, 7].map((attempt) => at(attempt, 1))).toEqual([
+      2000, 4000, 8000, 16000, 32000, 60000, 60000,
+    ]);
+    expect(at(1, 0)).toBe(1000);
+    expect(at(10, 0)).toBe(30000);
+  });
+});

@@ -1,0 +1,175 @@
+import { translateApsTrigger, type ApsTrigger } from '../../../webapp/clock/translate-aps-trigger';
+import { startClock } from '../../../webapp/clock/start-clock';
+import { loadConfig } from '../../../webapp/config';
+import { createSchedule } from '../../../webapp/clock/create-schedule';
+import { captureLogs } from '../../helpers/logs';
+
+const from = new Date('2026-11-26T10:00:00Z'); // a Thursday
+const runs = (trigger: ApsTrigger | string, count = 3, timezone = 'UTC') => {
+  const config = loadConfig({ TRIGGER_TIMEZONE: timezone }, { triggerScheduling: trigger });
+  return createSchedule(config.schedule, config.timezone, undefined, from)
+    .nextRuns(count, from)
+    .map((date) => date.toISOString());
+};
+
+describe('the schedule', () => {
+  it('kicks off every day at 00:00 UTC by default', () => {
+    const config = loadConfig({});
+    expect(createSchedule(config.schedule, config.timezone).nextRuns(2, from).map(String)).toEqual([
+      new Date('2026-11-27T00:00:00Z').toString(),
+      new Date('2026-11-28T00:00:00Z').toString(),
+    ]);
+  });
+
+  it('reads TRIGGER_SCHEDULE in TRIGGER_TIMEZONE, with seconds as an optional first field', () => {
+    const config = loadConfig({
+      TRIGGER_SCHEDULE: '15 30 6 * * *',
+      TRIGGER_TIMEZONE: 'Asia/Tokyo',
+    });
+    expect(
+      createSchedule(config.schedule, config.timezone).nextRuns(1, from)[0]?.toISOString(),
+    ).toBe('2026-11-26T21:30:15.000Z');
+  });
+
+  describe('APScheduler triggers, as the original wrote them', () => {
+    it('counts day_of_week from Monday = 0', () => {
+      expect(runs({ trigger: 'cron', day_of_week: '0', hour: 0, minute: 0 })).toEqual([
+        '2026-11-30T00:00:00.000Z',
+        '2026-12-07T00:00:00.000Z',
+        '2026-12-14T00:00:00.000Z',
+      ]);
+      expect(runs({ trigger: 'cron', day_of_week: 6, hour: 12 }, 1)).toEqual([
+        '2026-11-29T12:00:00.000Z',
+      ]);
+      expect(runs({ trigger: 'cron', day_of_week: 'sat-sun', hour: 1 }, 3)).toEqual([
+        '2026-11-28T01:00:00.000Z',
+        '2026-11-29T01:00:00.000Z',
+        '2026-12-05T01:00:00.000Z',
+      ]);
+      expect(runs({ trigger: 'cron', day_of_week: 'mon-fri/2', hour: 9 }, 4)).toEqual([
+        '2026-11-27T09:00:00.000Z',
+        '2026-11-30T09:00:00.000Z',
+        '2026-12-02T09:00:00.000Z',
+        '2026-12-04T09:00:00.000Z',
+      ]);
+    });
+
+    it('fills the fields below the largest one given with their minimum', () => {
+      expect(translateApsTrigger({ trigger: 'cron', hour: 3 }).spec).toMatchObject({
+        pattern: '0 0 3 * * * *',
+      });
+      expect(translateApsTrigger({ trigger: 'cron', day: 15 }).spec).toMatchObject({
+        pattern: '0 0 0 15 * * *',
+      });
+      expect(translateApsTrigger({ trigger: 'cron', minute: '*/20' }).spec).toMatchObject({
+        pattern: '0 */20 * * * * *',
+      });
+      expect(
+        translateApsTrigger({ trigger: 'cron', month: 'jan,jul', day: 'last' }).spec,
+      ).toMatchObject({
+        pattern: '0 0 0 L 1,7 * *',
+      });
+      expect(translateApsTrigger({ trigger: 'cron', minute: '5/15' }).spec).toMatchObject({
+        pattern: '0 5-59/15 * * * * *',
+      });
+    });
+
+    it('requires day and day_of_week both to match, as APScheduler does', () => {
+      // the 13th that is a Friday (APScheduler day_of_week 4)
+      expect(runs({ trigger: 'cron', day: 13, day_of_week: 'fri' }, 2)).toEqual([
+        '2027-08-13T00:00:00.000Z',
+        '2028-10-13T00:00:00.000Z',
+      ]);
+    });
+
+    it('takes the trigger timezone unless TRIGGER_TIMEZONE is set', () => {
+      const trigger: ApsTrigger = { trigger: 'cron', hour: 0, timezone: 'America/New_York' };
+      const own = loadConfig({}, { triggerScheduling: trigger });
+      expect(own.timezone).toBe('America/New_York');
+      const overridden = loadConfig({ TRIGGER_TIMEZONE: 'UTC' }, { triggerScheduling: trigger });
+      expect(overridden.timezone).toBe('UTC');
+    });
+
+    it('runs an interval trigger from its start date', () => {
+      expect(
+        runs({ trigger: 'interval', minutes: 30, start_date: '2026-11-26T10:10:00Z' }, 2),
+      ).toEqual(['2026-11-26T10:10:00.000Z', '2026-11-26T10:40:00.000Z']);
+      expect(
+        runs({ trigger: 'interval', hours: 6, start_date: '2026-11-20T05:00:30Z' }, 3),
+      ).toEqual([
+        '2026-11-26T11:00:30.000Z',
+        '2026-11-26T17:00:30.000Z',
+        '2026-11-26T23:00:30.000Z',
+      ]);
+      expect(
+        runs({ trigger: 'interval', seconds: 20, start_date: '2026-11-26T09:00:07Z' }, 2),
+      ).toEqual(['2026-11-26T10:00:07.000Z', '2026-11-26T10:00:27.000Z']);
+      expect(
+        runs({ trigger: 'interval', weeks: 1, start_date: '2026-11-24T08:00:00Z' }, 1),
+      ).toEqual(['2026-12-01T08:00:00.000Z']);
+    });
+
+    it('runs an interval trigger without a start date one interval after the start', () => {
+      expect(runs({ trigger: 'interval', hours: 2 }, 1)).toEqual(['2026-11-26T12:00:00.000Z']);
+    });
+
+    it('runs a date trigger once', () => {
+      expect(runs({ trigger: 'date', run_date: '2027-01-01T00:00:00Z' }, 3)).toEqual([
+        '2027-01-01T00:00:00.000Z',
+      ]);
+    });
+
+    it.each<[string, unknown]>([
+      ['week is not supported', { trigger: 'cron', week: 3 }],
+      ["unknown value 'funday'", { trigger: 'cron', day_of_week: 'funday' }],
+      ['not a range within 0-6', { trigger: 'cron', day_of_week: '5-2' }],
+      ['unsupported cron option(s): jitter', { trigger: 'cron', hour: 1, jitter: 5 }],
+      ['must divide a minute, an hour or a day', { trigger: 'interval', minutes: 0 }],
+      ['must divide a minute, an hour or a day', { trigger: 'interval', minutes: 45 }],
+      ["trigger must be 'cron', 'interval' or 'date'", { trigger: 'sometimes' }],
+      ['is not a date', { trigger: 'date', run_date: 'tomorrow' }],
+    ])('rejects a trigger when %s', (message, trigger) => {
+      expect(() => loadConfig({}, { triggerScheduling: trigger as ApsTrigger })).toThrow(
+        new RegExp(
+          `TRIGGER_SCHEDULE \\(triggerScheduling in webapp/config.ts\\): .*${message.replace(/[()]/g, '\\$&')}`,
+        ),
+      );
+    });
+  });
+});
+
+describe('startClock', () => {
+  it('triggers the first tag on a tick, and goes on after a failed one', async () => {
+    const logs = captureLogs();
+    const triggered: string[] = [];
+    let fail = true;
+    const job = startClock({
+      schedule: { kind: 'cron', pattern: '0 0 * * *', domAndDow: false },
+      timezone: 'UTC',
+      firstTag: 'init',
+      log: logs.log,
+      trigger: async (tag) => {
+        triggered.push(tag);
+        if (fail) {
+          fail = false;
+          throw new Error('hub down');
+        }
+        return { ok: true, dryRun: false, attempts: 1 };
+      },
+    });
+    try {
+      job.pause();
+      await job.trigger();
+      await job.trigger();
+      expect(triggered).toEqual(['init', 'init']);
+      expect(job.isStopped()).toBe(false);
+      expect(logs.entries()).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ level: 50, tag: 'init', msg: 'kick-off failed' }),
+        ]),
+      );
+    } finally {
+      job.stop();
+    }
+  });
+});

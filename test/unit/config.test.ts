@@ -1,0 +1,176 @@
+import { ConfigError, envNames, loadConfig } from '../../webapp/config';
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('loadConfig', () => {
+  it('has the original defaults, in dry run without a token', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      userName: 'maddouri',
+      repoName: 'void-docker',
+      tagSequence: ['init', 'step-1', 'step-2', 'step-3', 'latest'],
+      timezone: 'UTC',
+      propagationRoute: '/propagate',
+      propagationDelay: 100_000,
+      port: 5000,
+      hubUrl: 'https://registry.hub.docker.com',
+      logLevel: 'info',
+      dryRun: true,
+      webhookSecret: undefined,
+      stateFile: '.state/pending.json',
+      stallTimeout: 5 * 3600 * 1000,
+      stallRetrigger: false,
+      retry: { initialDelay: 2000, maxDelay: 60_000, giveUpAfter: 600_000, timeout: 10_000 },
+    });
+    expect(config.schedule).toEqual({ kind: 'cron', pattern: '0 0 0 * * * *', domAndDow: true });
+  });
+
+  it('takes every variable from the environment', () => {
+    const config = loadConfig({
+      DOCKERHUB_USER: 'acme.io',
+      DOCKERHUB_REPO: 'big-image',
+      DOCKERHUB_TRIGGER_TOKEN: 'tok-123',
+      TAG_SEQUENCE: ' base , mid,top ',
+      TRIGGER_SCHEDULE: '30 4 * * 1',
+      TRIGGER_TIMEZONE: 'Europe/Paris',
+      PROPAGATION_ROUTE: '/hooks/hub',
+      PROPAGATION_DELAY: '2.5',
+      PORT: '8080',
+      DOCKERHUB_URL: 'http://127.0.0.1:9999/',
+      DOCKERHUB_TRIGGER_URL: 'https://hub.docker.com/api/build/v1/source/abc/trigger/xyz/call/',
+      LOG_LEVEL: 'debug',
+      WEBHOOK_SECRET: 'a-long-enough-secret',
+      STATE_FILE: '/tmp/state.json',
+      STALL_TIMEOUT: '60',
+      STALL_RETRIGGER: '1',
+      TRIGGER_RETRY_INITIAL: '0.5',
+      TRIGGER_RETRY_MAX: '4',
+      TRIGGER_RETRY_GIVE_UP: '30',
+      TRIGGER_TIMEOUT: '3',
+    });
+    expect(config).toMatchObject({
+      userName: 'acme.io',
+      repoName: 'big-image',
+      tagSequence: ['base', 'mid', 'top'],
+      schedule: { kind: 'cron', pattern: '30 4 * * 1', domAndDow: false },
+      timezone: 'Europe/Paris',
+      propagationRoute: '/hooks/hub',
+      propagationDelay: 2500,
+      port: 8080,
+      hubUrl: 'http://127.0.0.1:9999',
+      target: {
+        name: 'dockerhub',
+        settings: {
+          token: 'tok-123',
+          url: 'https://hub.docker.com/api/build/v1/source/abc/trigger/xyz/call/',
+          body: 'docker_tag',
+        },
+      },
+      logLevel: 'debug',
+      dryRun: false,
+      webhookSecret: 'a-long-enough-secret',
+      stateFile: '/tmp/state.json',
+      stallTimeout: 60_000,
+      stallRetrigger: true,
+      retry: { initialDelay: 500, maxDelay: 4000, giveUpAfter: 30_000, timeout: 3000 },
+    });
+  });
+
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ DOCKERHUB_TRIGGER_TOKEN: '', PORT: '' })).toMatchObject({
+      dryRun: true,
+      port: 5000,
+    });
+  });
+
+  it('is not a dry run with a full trigger URL, whose token it carries', () => {
+    expect(
+      loadConfig({ DOCKERHUB_TRIGGER_URL: 'https://hub.example/x/trigger/t/call/' }).dryRun,
+    ).toBe(false);
+  });
+
+  it('names every bad variable in one error', () => {
+    const problems = problemsOf({
+      TRIGGER_TIMEZONE: 'Mars/Olympus',
+      TRIGGER_SCHEDULE: '61 * * * *',
+      TAG_SEQUENCE: 'a,b,a',
+      PROPAGATION_ROUTE: 'propagate',
+      PROPAGATION_DELAY: '-1',
+      PORT: '70000',
+      DOCKERHUB_URL: 'not a url',
+      LOG_LEVEL: 'loud',
+    });
+    expect(problems.map((problem) => problem.split(':')[0])).toEqual([
+      'TAG_SEQUENCE',
+      'TRIGGER_TIMEZONE',
+      'PROPAGATION_ROUTE',
+      'PROPAGATION_DELAY',
+      'PORT',
+      'DOCKERHUB_URL',
+      'LOG_LEVEL',
+      'TRIGGER_SCHEDULE',
+    ]);
+    expect(problems.join('\n')).toMatch(/TAG_SEQUENCE: must not name a tag twice/);
+    expect(problems.join('\n')).toMatch(/TRIGGER_TIMEZONE: must be an IANA time zone/);
+    expect(problems.join('\n')).toMatch(/PROPAGATION_ROUTE: must be a path starting with '\/'/);
+    expect(problems.join('\n')).toMatch(/PROPAGATION_DELAY: must be at least 0/);
+    expect(problems.join('\n')).toMatch(/PORT: must be an integer from 1 to 65535/);
+    expect(problems.join('\n')).toMatch(/TRIGGER_SCHEDULE: must be a cron pattern.*minute/);
+  });
+
+  it.each([
+    ['TAG_SEQUENCE', ','],
+    ['TAG_SEQUENCE', 'ok,bad tag'],
+    ['TRIGGER_SCHEDULE', 'every day'],
+    ['TRIGGER_SCHEDULE', '0 0 0 * * * 2027'],
+    ['PROPAGATION_DELAY', 'soon'],
+    ['PORT', '0'],
+    ['PORT', '80.5'],
+    ['DOCKERHUB_URL', 'ftp://hub.example'],
+    ['DOCKERHUB_USER', 'a/b'],
+    ['STALL_RETRIGGER', 'maybe'],
+    ['TRIGGER_TIMEOUT', '0'],
+  ])('rejects %s=%j', (name, value) => {
+    const problems = problemsOf({ [name]: value });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it('never puts a secret in its message', () => {
+    const problems = problemsOf({
+      DOCKERHUB_TRIGGER_TOKEN: 'has space-s3cr3t',
+      WEBHOOK_SECRET: 's3cr3t!',
+      DOCKERHUB_TRIGGER_URL: 'mailto:s3cr3t',
+    });
+    expect(problems).toHaveLength(3);
+    expect(problems.join('\n')).not.toMatch(/s3cr3t/);
+  });
+
+  it('says when a bad value comes from the settings in config.ts', () => {
+    const problems = (() => {
+      try {
+        loadConfig({}, { tagSequence: [] });
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+      return [];
+    })();
+    expect(problems).toEqual([
+      'TAG_SEQUENCE (tagSequence in webapp/config.ts): must name at least one tag',
+    ]);
+  });
+
+  it('lists the variables it reads', () => {
+    expect(envNames).toEqual(
+      expect.arrayContaining(['DOCKERHUB_TRIGGER_TOKEN', 'TAG_SEQUENCE', 'PORT', 'WEBHOOK_SECRET']),
+    );
+  });
+});

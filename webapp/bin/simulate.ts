@@ -1,0 +1,30 @@
+import { parseArgs } from 'node:util';
+import { loadConfigOrExit } from '../process/lifecycle';
+import { simulateChain } from '../simulation/simulate-chain';
+
+/** `npm run simulate`: the whole chain with this configuration, against a fake hub. */
+function main(): void {
+  const usage = 'usage: simulate [--delay seconds] [--build-time seconds]';
+  let values: { delay?: string; 'build-time'?: string };
+  try {
+    ({ values } = parseArgs({
+      options: { delay: { type: 'string' }, 'build-time': { type: 'string' } },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage}\n`);
+    process.exit(2);
+  }
+  const delay = Number(values.delay ?? '1');
+  const buildTime = Number(values['build-time'] ?? '1');
+  if (!(delay >= 0 && delay <= 600) || !(buildTime >= 0 && buildTime <= 600)) {
+    process.stderr.write(`--delay and --build-time take seconds from 0 to 600\n${usage}\n`);
+    process.exit(2);
+  }
+  const config = loadConfigOrExit('simulate');
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  void simulateChain(config, process.env, { delay, buildTime, lead: 2, print }).then((failure) =>
+    process.exit(failure === undefined ? 0 : 1),
+  );
+}
+
+if (require.main === module) main();

@@ -1,0 +1,32 @@
+import type { Config } from '../config';
+import type { Logger } from '../process/create-logger';
+import type { TriggerBuild } from '../types';
+import { createTarget } from './targets/create-target';
+import { createDispatcher, triggerTag } from './trigger-tag';
+
+export interface PreparedTriggers {
+  trigger: TriggerBuild;
+  /** where triggers go, secrets replaced by *** */
+  where: string;
+  close(): Promise<void>;
+}
+
+/** triggerTag wired to the configured target, with one connection pool for the process. */
+export function prepareTriggers(config: Config, log: Logger): PreparedTriggers {
+  const target = createTarget(config.target, config);
+  const dispatcher = createDispatcher(config.retry.timeout);
+  const triggerLog = log.child({ unit: 'trigger' });
+  return {
+    trigger: (tag, signal) =>
+      triggerTag(tag, {
+        target,
+        log: triggerLog,
+        dryRun: config.dryRun,
+        retry: config.retry,
+        dispatcher,
+        ...(signal === undefined ? {} : { signal }),
+      }),
+    where: target.where,
+    close: () => dispatcher.close(),
+  };
+}

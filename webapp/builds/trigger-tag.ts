@@ -1,0 +1,124 @@
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { Logger } from '../process/create-logger';
+import type { RetryPolicy, TriggerOutcome } from '../types';
+import { redact } from './redact';
+import type { BuildTarget, Refusal } from './targets/build-target';
+
+export interface TriggerDeps {
+  target: BuildTarget;
+  log: Logger;
+  dryRun: boolean;
+  retry: RetryPolicy;
+  dispatcher: Dispatcher;
+  /** aborts the attempt under way and the waits between attempts (shutdown) */
+  signal?: AbortSignal;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  now?: () => number;
+  random?: () => number;
+}
+
+/** The connection pool for triggers, with the connect timeout that a pool owns. */
+export function createDispatcher(timeout: number): Dispatcher {
+  return new Agent({ connect: { timeout }, keepAliveTimeout: 4000 });
+}
+
+/**
+ * Starts the build of `tag` on the target, retrying network errors, timeouts, 429 and 5xx with
+ * exponential backoff and jitter. Logs one line per attempt; never throws.
+ */
+export async function triggerTag(tag: string, deps: TriggerDeps): Promise<TriggerOutcome> {
+  const { target, log, retry } = deps;
+  if (deps.dryRun) {
+    log.warn({ tag, target: target.where }, `dry run: would trigger ${tag}`);
+    return { ok: true, dryRun: true, attempts: 0 };
+  }
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? defaultSleep;
+  const random = deps.random ?? Math.random;
+  const started = now();
+  for (let attempt = 1; ; attempt++) {
+    const answer = await sendOnce(tag, deps);
+    if (deps.signal?.aborted) {
+      log.warn({ tag, attempt, target: target.where }, `trigger of ${tag} cut short by shutdown`);
+      return { ok: false, dryRun: false, attempts: attempt, aborted: true };
+    }
+    const fields = { tag, attempt, target: target.where, status: answer.status };
+    const refusal: Refusal | undefined =
+      answer.status === undefined
+        ? { retry: true, reason: answer.error ?? 'no answer' }
+        : target.refusal(answer.status);
+    if (refusal === undefined) {
+      log.info(fields, `triggered ${tag}`);
+      return { ok: true, dryRun: false, attempts: attempt, ...status(answer.status) };
+    }
+    const failed = {
+      ok: false,
+      dryRun: false,
+      attempts: attempt,
+      reason: refusal.reason,
+      ...status(answer.status),
+    };
+    if (!refusal.retry) {
+      log.error(fields, `trigger of ${tag} refused, not retried: ${refusal.reason}`);
+      return failed;
+    }
+    const wait = backoffDelay(attempt, retry, random);
+    if (now() + wait - started > retry.giveUpAfter) {
+      log.error(
+        fields,
+        `trigger of ${tag} failed, giving up after ${attempt} attempt(s): ${refusal.reason}`,
+      );
+      return failed;
+    }
+    log.warn({ ...fields, retryIn: wait }, `trigger of ${tag} failed, retrying: ${refusal.reason}`);
+    try {
+      await sleep(wait, deps.signal);
+    } catch {
+      return { ...failed, aborted: true };
+    }
+  }
+}
+
+/** Exponential backoff with equal jitter: half the delay is fixed, half is random. */
+export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
+  const ceiling = Math.min(policy.maxDelay, policy.initialDelay * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+async function sendOnce(
+  tag: string,
+  deps: TriggerDeps,
+): Promise<{ status?: number; error?: string }> {
+  const { url, headers, body } = deps.target.request(tag);
+  try {
+    const response = await request(url, {
+      method: 'POST',
+      headers,
+      body,
+      dispatcher: deps.dispatcher,
+      headersTimeout: deps.retry.timeout,
+      bodyTimeout: deps.retry.timeout,
+      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+    });
+    await response.body.dump();
+    return { status: response.statusCode };
+  } catch (err) {
+    return { error: describeError(err, deps.target.secrets) };
+  }
+}
+
+function describeError(err: unknown, secrets: string[]): string {
+  if (!(err instanceof Error)) return 'request failed';
+  const code = (err as { code?: unknown }).code;
+  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
+  return redact(`${typeof code === 'string' ? `${code} ` : ''}${err.message}${cause}`, secrets);
+}
+
+function status(code: number | undefined): { status?: number } {
+  return code === undefined ? {} : { status: code };
+}
+
+async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  await sleepFor(ms, undefined, signal === undefined ? {} : { signal });
+}

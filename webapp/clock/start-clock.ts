@@ -1,0 +1,34 @@
+import type { Cron } from 'croner';
+import type { Logger } from '../process/create-logger';
+import type { ScheduleSpec, TriggerBuild } from '../types';
+import { createSchedule } from './create-schedule';
+
+export interface ClockDeps {
+  schedule: ScheduleSpec;
+  timezone: string;
+  firstTag: string;
+  log: Logger;
+  trigger: TriggerBuild;
+}
+
+/** Triggers the first tag on every tick of the schedule; a failed tick never stops the clock. */
+export function startClock(deps: ClockDeps): Cron {
+  const { log, firstTag } = deps;
+  const job = createSchedule(deps.schedule, deps.timezone, async () => {
+    log.info({ tag: firstTag }, `kick-off: triggering ${firstTag}`);
+    try {
+      await deps.trigger(firstTag);
+    } catch (err) {
+      log.error({ err, tag: firstTag }, 'kick-off failed');
+    }
+    logNext(job, log);
+  });
+  logNext(job, log);
+  return job;
+}
+
+function logNext(job: Cron, log: Logger): void {
+  const next = job.nextRun();
+  if (next === null) log.warn('the schedule has no further kick-off');
+  else log.info({ next: next.toISOString() }, `next kick-off at ${next.toISOString()}`);
+}

@@ -1,0 +1,24 @@
+import { z } from 'zod';
+
+// What the settings' values may be, and how their variables' text is read.
+
+export const asList = (value: string) => value.split(',').map((item) => item.trim());
+export const asNumber = (value: string) => (value.trim() === '' ? Number.NaN : Number(value));
+export const asFlag = (value: string) =>
+  /^(1|true|yes|on)$/i.test(value) ? true : /^(0|false|no|off)$/i.test(value) ? false : value;
+
+export const seconds = (min: number, max: number) =>
+  z
+    .number({ error: 'must be a number of seconds' })
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max} seconds`);
+
+export const optionalToken = z.string().regex(/^\S+$/, 'must not contain spaces').optional();
+
+export const gitRef = z.string().regex(/^[^\s~^:?*[\\]+$/, 'must be a branch or tag name');
+
+export const httpUrl = z
+  .string()
+  .refine((value) => /^https?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
+    message: 'must be an http(s) URL',
+  });

@@ -1,0 +1,181 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildPushPayload } from './build-push-payload';
+
+/** A build request that reached the fake hub. */
+export interface FakeTrigger {
+  /** which API was called: dockerhub, github or gitlab */
+  api: 'dockerhub' | 'github' | 'gitlab';
+  tag: string;
+  at: number;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  /** the status the fake answered */
+  status: number;
+}
+
+export interface FakeHubOptions {
+  user: string;
+  repo: string;
+  /** where pushes are announced: the app's webhook URL (with its query string), once it listens */
+  webhookUrl?: () => string | Promise<string>;
+  /** ms between a trigger and its push webhook */
+  buildTime?: number;
+  /** how to answer a build request (the nth, from 1); by default it is accepted and built */
+  answer?: (call: BuildCall, nth: number) => BuildAnswer;
+}
+
+/** A build request as the fake hub understood it. */
+export interface BuildCall {
+  api: FakeTrigger['api'];
+  tag: string;
+}
+
+/** What the fake hub does with one build request. */
+export interface BuildAnswer {
+  /** the status to answer; the API's own success status when left out */
+  status?: number;
+  /** leave the request without an answer */
+  hang?: boolean;
+  /** announce no push for it, even when it was accepted */
+  neverBuild?: boolean;
+}
+
+export interface FakeHub extends EventEmitter {
+  url: string;
+  triggers: FakeTrigger[];
+  /** the webhook answers the app gave, in order */
+  deliveries: { tag: string; status: number; body: string; at: number }[];
+  /** sends the push webhook of `tag` now; `at` is when the app had answered */
+  push(tag: string): Promise<{ tag: string; status: number; body: string; at: number }>;
+  close(): Promise<void>;
+}
+
+/**
+ * A stand-in for Docker Hub (and for GitHub's and GitLab's build APIs) on loopback: it accepts
+ * build triggers, then after `buildTime` POSTs a real-shaped push webhook for that tag.
+ */
+export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
+  const hub = new EventEmitter() as FakeHub;
+  hub.triggers = [];
+  hub.deliveries = [];
+  const hanging = new Set<ServerResponse>();
+  const timers = new Set<NodeJS.Timeout>();
+  let requests = 0;
+  let pushes = 0;
+
+  hub.push = async (tag) => {
+    const target = await options.webhookUrl?.();
+    if (target === undefined) throw new Error('the fake hub has no webhook URL');
+    pushes += 1;
+    const payload = buildPushPayload({
+      hubUrl: hub.url,
+      user: options.user,
+      repo: options.repo,
+      tag,
+      pushedAt: Math.floor(Date.now() / 1000) + pushes,
+      hookId: `${pushes}a${Date.now().toString(36)}`,
+    });
+    const response = await fetch(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payload),
+    });
+    const answer = { tag, status: response.status, body: await response.text(), at: Date.now() };
+    hub.deliveries.push(answer);
+    hub.emit('delivery', answer);
+    return answer;
+  };
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const path = (req.url ?? '/').split('?')[0] as string;
+      const call = recognise(req.method ?? '', path, body);
+      if (call === undefined) {
+        res.writeHead(404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'not found' }));
+        return;
+      }
+      requests += 1;
+      const answer = options.answer?.({ api: call.api, tag: call.tag }, requests) ?? {};
+      if (answer.hang === true) {
+        hanging.add(res);
+        return;
+      }
+      const status = answer.status ?? call.success;
+      const trigger: FakeTrigger = {
+        api: call.api,
+        tag: call.tag,
+        at: Date.now(),
+        path: req.url ?? '/',
+        headers: req.headers,
+        body,
+        status,
+      };
+      hub.triggers.push(trigger);
+      hub.emit('trigger', trigger);
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(
+        status === 204 ? undefined : JSON.stringify({ state: status < 300 ? 'Success' : 'Error' }),
+      );
+      if (status >= 300 || answer.neverBuild === true || !options.webhookUrl) return;
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        hub.push(call.tag).catch((err: unknown) => hub.emit('error', err));
+      }, options.buildTime ?? 0);
+      timers.add(timer);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  hub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  hub.close = async () => {
+    for (const timer of timers) clearTimeout(timer);
+    for (const res of hanging) res.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return hub;
+}
+
+type Call = BuildCall & { success: number };
+
+/** Which build API a request is for, and the tag it asks to build. */
+function recognise(method: string, path: string, body: string): Call | undefined {
+  if (method !== 'POST') return undefined;
+  if (/^\/u\/[^/]+\/[^/]+\/trigger\/[^/]+\/$/.test(path)) {
+    return { api: 'dockerhub', tag: dockerTag(body), success: 200 };
+  }
+  if (/^\/api\/build\/v1\/source\/[^/]+\/trigger\/[^/]+\/call\/$/.test(path)) {
+    return { api: 'dockerhub', tag: dockerTag(body), success: 202 };
+  }
+  if (/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/dispatches$/.test(path)) {
+    const inputs = (parseJson(body) as { inputs?: { tag?: string } }).inputs;
+    return { api: 'github', tag: inputs?.tag ?? '', success: 204 };
+  }
+  if (/^\/api\/v4\/projects\/[^/]+\/trigger\/pipeline$/.test(path)) {
+    return {
+      api: 'gitlab',
+      tag: new URLSearchParams(body).get('variables[TAG]') ?? '',
+      success: 201,
+    };
+  }
+  return undefined;
+}
+
+function dockerTag(body: string): string {
+  const parsed = parseJson(body) as { docker_tag?: string; source_name?: string };
+  return parsed.docker_tag ?? parsed.source_name ?? '';
+}
+
+function parseJson(body: string): unknown {
+  try {
+    return JSON.parse(body) ?? {};
+  } catch {
+    return {};
+  }
+}

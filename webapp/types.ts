@@ -1,0 +1,44 @@
+// Types shared across the app's parts. This module imports nothing, so any module may use it
+// without tying itself to another.
+
+/** How a failed request is tried again. All in milliseconds. */
+export interface RetryPolicy {
+  /** first wait between attempts; it doubles after each failure */
+  initialDelay: number;
+  /** longest wait between attempts */
+  maxDelay: number;
+  /** no new attempt starts after this long since the first */
+  giveUpAfter: number;
+  /** connect, answer and body timeouts of one attempt */
+  timeout: number;
+}
+
+/** What came of one trigger of a tag's build, retries included. */
+export interface TriggerOutcome {
+  ok: boolean;
+  dryRun: boolean;
+  attempts: number;
+  status?: number;
+  /** why it failed, with secrets scrubbed */
+  reason?: string;
+  /** the wait before a retry was cut short by shutdown: the trigger may still be owed */
+  aborted?: boolean;
+}
+
+/** Starts the build of `tag`; never throws. `signal` aborts it (shutdown). */
+export type TriggerBuild = (tag: string, signal?: AbortSignal) => Promise<TriggerOutcome>;
+
+/** What the clock runs: a croner pattern with its options, a fixed interval, or one date. */
+export type ScheduleSpec =
+  | { kind: 'cron'; pattern: string; domAndDow: boolean; startAt?: string; stopAt?: string }
+  | { kind: 'interval'; seconds: number; startAt?: string; stopAt?: string }
+  | { kind: 'date'; runDate: string };
+
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/** The clock that the chain's waits run on; tests pass one they can move by hand. */
+export interface Timers {
+  now(): number;
+  setTimeout(run: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}

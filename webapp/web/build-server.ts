@@ -1,0 +1,195 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { Config } from '../config';
+import type { Logger } from '../process/create-logger';
+import type { Decision, Propagator } from './create-propagator';
+import { createDeliveryParser } from './parse-delivery';
+
+export interface ServerDeps {
+  config: Config;
+  log: Logger;
+  propagator: Propagator;
+  /** the next scheduled kick-off of the first tag, if any */
+  nextKickoff: () => Date | null;
+  version: string;
+}
+
+// Compiled once by fastify into a serializer, faster than JSON.stringify per answer.
+const successSchema = {
+  type: 'object',
+  properties: {
+    state: { type: 'string' },
+    description: { type: 'string' },
+    prev_tag: { type: 'string' },
+    next_tag: { type: ['string', 'null'] },
+    duplicate: { type: 'boolean' },
+  },
+  required: ['state', 'description', 'prev_tag', 'next_tag'],
+} as const;
+
+/** Docker Hub's payloads are a few KiB; this leaves plenty of room and no more. */
+const bodyLimit = 64 * 1024;
+
+const statusOf: Record<string, number> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 413,
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 415,
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 400,
+  FST_ERR_CTP_EMPTY_JSON_BODY: 400,
+  FST_ERR_CTP_INVALID_JSON_BODY: 400,
+};
+
+const describe = (err: FastifyError): string => {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `the body is larger than ${bodyLimit} bytes`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'the body must be JSON (content-type: application/json)';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'the body is empty';
+    default:
+      // JSON.parse and secure-json-parse say what is wrong without quoting the body.
+      return err instanceof SyntaxError ? `the body is not valid JSON` : err.message;
+  }
+};
+
+/** The web process's HTTP server, not yet listening. */
+export function buildServer(deps: ServerDeps): FastifyInstance {
+  const { config, propagator } = deps;
+  const log = deps.log.child({ unit: 'webhook' });
+  const route = config.propagationRoute;
+  const parse = createDeliveryParser({
+    hubUrl: config.hubUrl,
+    userName: config.userName,
+    repoName: config.repoName,
+    tagSequence: config.tagSequence,
+    callbackRequired: config.webhookSecret === undefined,
+  });
+  const secretDigest =
+    config.webhookSecret === undefined ? undefined : digest(config.webhookSecret);
+
+  const app = Fastify({
+    // No logger for fastify: its per-request child loggers cost a quarter of the throughput,
+    // and the handlers below write the one line per delivery themselves.
+    bodyLimit,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+  // Only JSON is a delivery; anything else is a 415, not a string handed to the validator.
+  app.removeContentTypeParser('text/plain');
+
+  const reject = (reply: FastifyReply, status: number, description: string) => {
+    log.warn({ status, reason: description }, 'delivery rejected');
+    return reply.code(status).send({ state: 'error', description });
+  };
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const status = statusOf[err.code] ?? err.statusCode ?? 500;
+    if (status >= 500) {
+      log.error({ err }, 'request failed');
+      return reply.code(500).send({ state: 'error', description: 'internal error' });
+    }
+    if (request.routeOptions.url !== route) {
+      return reply.code(status).send({ state: 'error', description: describe(err) });
+    }
+    return reject(reply, status, describe(err));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({
+      state: 'error',
+      description: `no route ${request.method} ${withoutQuery(request.url)}`,
+    }),
+  );
+
+  app.post(route, {
+    // Checked before the body is read: a request without the secret costs nothing more.
+    onRequest:
+      secretDigest === undefined
+        ? []
+        : async (request, reply) => {
+            const token = (request.query as Record<string, unknown>).token;
+            if (typeof token !== 'string' || !timingSafeEqual(digest(token), secretDigest)) {
+              return reject(reply, 403, 'the token query parameter is missing or wrong');
+            }
+            return undefined;
+          },
+    schema: { response: { 200: successSchema } },
+    handler: async (request, reply) => {
+      const parsed = parse(request.body);
+      if (!parsed.ok) return reject(reply, parsed.status, parsed.description);
+      const { tag, pushedAt } = parsed.delivery;
+      const decision = propagator.accept(tag, pushedAt);
+      const duplicate =
+        decision.kind === 'duplicate' || (decision.kind === 'last' && decision.duplicate);
+      const description = describeDecision(tag, decision, config.propagationDelay);
+      // Repeats of one push are expected (several webhooks per push): keep them out of the info log.
+      log[duplicate ? 'debug' : 'info'](
+        {
+          tag,
+          pushedAt,
+          decision: decision.kind,
+          next: nextOf(decision),
+          ...(decision.kind === 'queued' ? { dueAt: new Date(decision.dueAt).toISOString() } : {}),
+          duplicate,
+        },
+        description,
+      );
+      return reply.send({
+        state: 'success',
+        description,
+        prev_tag: tag,
+        next_tag: nextOf(decision),
+        ...(duplicate ? { duplicate: true } : {}),
+      });
+    },
+  });
+
+  app.route({
+    method: ['GET', 'HEAD', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'],
+    url: route,
+    handler: async (_request, reply) =>
+      reject(reply.header('allow', 'POST'), 405, `only POST is allowed on ${route}`),
+  });
+
+  app.get('/healthz', async () => ({ ok: true }));
+
+  app.get('/status', async () => {
+    const next = deps.nextKickoff();
+    return {
+      version: deps.version,
+      dryRun: config.dryRun,
+      repository: `${config.userName}/${config.repoName}`,
+      tagSequence: config.tagSequence,
+      nextKickoff: next === null ? null : next.toISOString(),
+      ...propagator.status(),
+    };
+  });
+
+  return app;
+}
+
+function nextOf(decision: Decision): string | null {
+  return decision.kind === 'last' ? null : decision.next;
+}
+
+function describeDecision(tag: string, decision: Decision, delay: number): string {
+  switch (decision.kind) {
+    case 'last':
+      return `${tag} is the last tag: nothing to trigger${decision.duplicate ? ' (a repeated delivery)' : ''}`;
+    case 'duplicate':
+      return `${tag}: ${decision.next} is already queued or triggered for this push`;
+    case 'queued':
+      return `${tag} pushed: ${decision.next} will be triggered in ${delay / 1000} s`;
+  }
+}
+
+function withoutQuery(url: string): string {
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}

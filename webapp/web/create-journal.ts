@@ -1,0 +1,78 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { Logger } from '../process/create-logger';
+
+/** A trigger that is owed: `tag` is built at `dueAt` (ms since the epoch). */
+export interface PendingTrigger {
+  tag: string;
+  dueAt: number;
+  /** the tag whose push queued it */
+  after: string;
+  /** that push's pushed_at, to know its repeated deliveries after a restart */
+  pushedAt?: string;
+}
+
+export interface Journal {
+  load(): PendingTrigger[];
+  save(pending: readonly PendingTrigger[]): void;
+}
+
+const entries = z.array(
+  z.object({
+    tag: z.string(),
+    dueAt: z.number(),
+    after: z.string(),
+    pushedAt: z.string().optional(),
+  }),
+);
+
+/**
+ * Pending triggers on disk, so that a restart on the same filesystem owes nothing. Written
+ * whole to a temporary file then renamed over the old one, so a crash leaves one or the other.
+ */
+export function createJournal(path: string, log: Logger): Journal {
+  return {
+    load() {
+      let text: string;
+      try {
+        text = readFileSync(path, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+          log.error({ err, path }, 'cannot read the journal of pending triggers; starting empty');
+        }
+        return [];
+      }
+      try {
+        return entries.parse(JSON.parse(text)).map((entry) => ({
+          tag: entry.tag,
+          dueAt: entry.dueAt,
+          after: entry.after,
+          ...(entry.pushedAt === undefined ? {} : { pushedAt: entry.pushedAt }),
+        }));
+      } catch {
+        const aside = `${path}.corrupt-${Date.now()}`;
+        try {
+          renameSync(path, aside);
+          log.error({ path, aside }, 'the journal of pending triggers is corrupt; moved it aside');
+        } catch (err) {
+          log.error(
+            { err, path },
+            'the journal of pending triggers is corrupt and cannot be moved',
+          );
+        }
+        return [];
+      }
+    },
+    save(pending) {
+      const temp = `${path}.${process.pid}.tmp`;
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(temp, JSON.stringify(pending));
+        renameSync(temp, path);
+      } catch (err) {
+        log.error({ err, path }, 'cannot write the journal of pending triggers');
+      }
+    },
+  };
+}

@@ -1,0 +1,198 @@
+import type { Logger } from '../process/create-logger';
+import type { Timers, TriggerOutcome } from '../types';
+import type { Journal, PendingTrigger } from './create-journal';
+
+export type Decision =
+  | { kind: 'queued'; next: string; dueAt: number }
+  | { kind: 'duplicate'; next: string; dueAt?: number }
+  | { kind: 'last'; duplicate: boolean };
+
+export interface PropagatorDeps {
+  tags: readonly string[];
+  /** ms between a push and the next tag's trigger */
+  delay: number;
+  log: Logger;
+  trigger: (tag: string, signal: AbortSignal) => Promise<TriggerOutcome>;
+  timers: Timers;
+  journal: Journal;
+  /** ms after a trigger without that tag's push before it counts as stalled; 0 turns it off */
+  stallTimeout: number;
+  /** trigger a stalled tag once more */
+  stallRetrigger: boolean;
+}
+
+export interface ChainStatus {
+  lastPush: Record<string, string>;
+  pending: { tag: string; after: string; dueAt: string }[];
+  awaiting: { tag: string; since: string }[];
+  stalled: { tag: string; since: string }[];
+}
+
+interface Pending extends PendingTrigger {
+  timer?: unknown;
+  sending?: Promise<void>;
+}
+
+interface Awaited {
+  since: number;
+  retriggered: boolean;
+  timer: unknown;
+}
+
+export interface Propagator {
+  /** A push of `tag` came in: queue the next tag's trigger unless this push already did. */
+  accept(tag: string, pushedAt: string | undefined): Decision;
+  /** `tag` was triggered elsewhere (the clock's kick-off): its push is now expected. */
+  expect(tag: string): void;
+  /** Schedules what the journal says is owed; what is overdue is sent at once. */
+  resume(): number;
+  status(): ChainStatus;
+  /** Stops every timer and wait; what is still owed stays in the journal. */
+  close(): Promise<void>;
+}
+
+/** What to trigger when, and what was already triggered: the chain's memory. */
+export function createPropagator(deps: PropagatorDeps): Propagator {
+  const { tags, log, timers, journal } = deps;
+  const positions = new Map(tags.map((tag, index) => [tag, index]));
+  const pending = new Map<string, Pending>();
+  // pushed_at of each tag's latest push: a delivery that repeats it is the same push again
+  const seenPush = new Map<string, string>();
+  const lastPush = new Map<string, number>();
+  const awaiting = new Map<string, Awaited>();
+  const stalled = new Map<string, number>();
+  const shutdown = new AbortController();
+
+  const persist = () =>
+    journal.save(
+      [...pending.values()].map(({ tag, dueAt, after, pushedAt }) => ({
+        tag,
+        dueAt,
+        after,
+        ...(pushedAt === undefined ? {} : { pushedAt }),
+      })),
+    );
+
+  const schedule = (entry: Pending) => {
+    pending.set(entry.tag, entry);
+    entry.timer = timers.setTimeout(() => {
+      entry.timer = undefined;
+      entry.sending = send(entry);
+    }, entry.dueAt - timers.now());
+  };
+
+  // A trigger that throws (it should not) counts as failed rather than crashing the process.
+  const attempt = (tag: string): Promise<TriggerOutcome> =>
+    deps.trigger(tag, shutdown.signal).catch((err: unknown) => {
+      log.error({ err, tag }, `trigger of ${tag} failed`);
+      return { ok: false, dryRun: false, attempts: 1, reason: 'trigger failed' };
+    });
+
+  const send = async (entry: Pending) => {
+    const outcome = await attempt(entry.tag);
+    if (outcome.aborted) return;
+    pending.delete(entry.tag);
+    persist();
+    if (!outcome.ok) {
+      // triggerTag has said why; the chain cannot go on until the next push or kick-off.
+      stalled.set(entry.tag, timers.now());
+      return;
+    }
+    if (!outcome.dryRun) watch(entry.tag, false);
+  };
+
+  const watch = (tag: string, retriggered: boolean) => {
+    if (deps.stallTimeout <= 0) return;
+    unwatch(tag);
+    const since = timers.now();
+    const timer = timers.setTimeout(() => onStall(tag), deps.stallTimeout);
+    awaiting.set(tag, { since, retriggered, timer });
+  };
+
+  const unwatch = (tag: string) => {
+    const watched = awaiting.get(tag);
+    if (watched !== undefined) timers.clearTimeout(watched.timer);
+    awaiting.delete(tag);
+  };
+
+  const onStall = (tag: string) => {
+    const watched = awaiting.get(tag);
+    if (watched === undefined) return;
+    awaiting.delete(tag);
+    stalled.set(tag, watched.since);
+    const since = new Date(watched.since).toISOString();
+    const retrigger = deps.stallRetrigger && !watched.retriggered;
+    log.error(
+      { tag, since, retrigger },
+      `chain stalled: no push of ${tag} since its trigger at ${since} (failed or ignored build?)`,
+    );
+    if (!retrigger) return;
+    void attempt(tag).then((outcome) => {
+      if (!outcome.aborted && !outcome.dryRun) watch(tag, true);
+    });
+  };
+
+  return {
+    accept(tag, pushedAt) {
+      const position = positions.get(tag);
+      if (position === undefined) throw new Error(`tag not in the sequence`);
+      lastPush.set(tag, timers.now());
+      unwatch(tag);
+      stalled.delete(tag);
+      const repeated = pushedAt !== undefined && seenPush.get(tag) === pushedAt;
+      if (pushedAt !== undefined) seenPush.set(tag, pushedAt);
+      const next = tags[position + 1];
+      if (next === undefined) return { kind: 'last', duplicate: repeated };
+      const queued = pending.get(next);
+      if (queued !== undefined) return { kind: 'duplicate', next, dueAt: queued.dueAt };
+      if (repeated) return { kind: 'duplicate', next };
+      const entry: Pending = {
+        tag: next,
+        dueAt: timers.now() + deps.delay,
+        after: tag,
+        ...(pushedAt === undefined ? {} : { pushedAt }),
+      };
+      schedule(entry);
+      persist();
+      return { kind: 'queued', next, dueAt: entry.dueAt };
+    },
+    expect(tag) {
+      watch(tag, false);
+    },
+    resume() {
+      const owed = journal.load().filter((entry) => positions.has(entry.tag));
+      for (const entry of owed) {
+        if (pending.has(entry.tag)) continue;
+        if (entry.pushedAt !== undefined) seenPush.set(entry.after, entry.pushedAt);
+        log.info(
+          { tag: entry.tag, dueAt: new Date(entry.dueAt).toISOString() },
+          `resuming the pending trigger of ${entry.tag}`,
+        );
+        schedule({ ...entry, dueAt: Math.max(entry.dueAt, timers.now()) });
+      }
+      persist();
+      return owed.length;
+    },
+    status() {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      return {
+        lastPush: Object.fromEntries([...lastPush].map(([tag, at]) => [tag, iso(at)])),
+        pending: [...pending.values()].map((entry) => ({
+          tag: entry.tag,
+          after: entry.after,
+          dueAt: iso(entry.dueAt),
+        })),
+        awaiting: [...awaiting].map(([tag, watched]) => ({ tag, since: iso(watched.since) })),
+        stalled: [...stalled].map(([tag, since]) => ({ tag, since: iso(since) })),
+      };
+    },
+    async close() {
+      shutdown.abort();
+      for (const entry of pending.values()) {
+        if (entry.timer !== undefined) timers.clearTimeout(entry.timer);
+      }
+      for (const watched of awaiting.values()) timers.clearTimeout(watched.timer);
+      await Promise.all([...pending.values()].map((entry) => entry.sending));
+    },
+  };
+}
