@@ -16,7 +16,7 @@ import { buildPushPayload } from '../../webapp/simulation/build-push-payload';
 import {
   freePort,
   procfileCommand,
-  startProcfileCommand,
+  runProcfileCommand,
 } from '../../webapp/simulation/run-procfile';
 import { startFakeHub } from '../../webapp/simulation/start-fake-hub';
 import type { Journal } from '../../webapp/web/create-journal';
@@ -116,7 +116,7 @@ async function startDyno(env: Record<string, string> = {}): Promise<Dyno & { sta
   const run = randomUUID();
   const url = `http://127.0.0.1:${port}`;
   const started = process.hrtime.bigint();
-  const child = startProcfileCommand(procfileCommand('web'), {
+  const web = runProcfileCommand(procfileCommand('web'), {
     HOME: process.env.HOME,
     PORT: String(port),
     RUN_ID: run,
@@ -124,8 +124,6 @@ async function startDyno(env: Record<string, string> = {}): Promise<Dyno & { sta
     PROPAGATION_DELAY: '3600',
     ...env,
   });
-  child.stdout?.resume();
-  child.stderr?.resume();
   for (;;) {
     try {
       const response = await fetch(`${url}/healthz`);
@@ -141,9 +139,7 @@ async function startDyno(env: Record<string, string> = {}): Promise<Dyno & { sta
     run,
     startMs,
     stop: async () => {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+      await web.stop('SIGTERM');
     },
   };
 }

@@ -1,10 +1,11 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startLocalDyno, type LocalDyno } from '../../webapp/simulation/start-local-dyno';
 import { startTestHub, type FakeHub, type TestHubOptions } from './fake-hub';
-import { freePort, procfileCommand, runCommand, type Running } from './procfile';
+import type { Running } from './procfile';
 
-/** A 6-field cron pattern for `at`, in UTC. */
-export function patternAt(at: Date): string {
-  return `${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
-}
+export { waitForReady } from '../../webapp/simulation/start-local-dyno';
 
 export interface Deployed {
   hub: FakeHub;
@@ -32,58 +33,42 @@ export async function deploy(
   options: DeployOptions = {},
 ): Promise<Deployed> {
   const route = env.PROPAGATION_ROUTE ?? '/propagate';
-  let current: { url: string; ready: Promise<unknown> } | undefined;
+  let dyno: Promise<LocalDyno> | undefined;
   const hub = await startTestHub({
     user: env.DOCKERHUB_USER ?? 'maddouri',
     repo: env.DOCKERHUB_REPO ?? 'void-docker',
-    // A push is announced only once the web process listens, as Docker Hub's would be.
-    webhookUrl: async () => {
-      if (current === undefined) throw new Error('nothing is deployed');
-      await current.ready;
-      return `${current.url}${route}${options.query ?? ''}`;
-    },
+    // A push is announced once the web process listens, as Docker Hub's would be.
+    webhookUrl: async () => `${(await dyno)?.url}${route}${options.query ?? ''}`,
     ...options.hub,
   });
-  // A kick-off planned for a moment that passed before the clock was up would never come:
-  // then start again with a longer lead, rather than wait for tomorrow.
-  for (let lead = 2; ; lead *= 2) {
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const kickoffAt = new Date(Math.ceil(Date.now() / 1000 + lead) * 1000);
-    const web = runCommand(procfileCommand('web'), {
-      PORT: String(port),
+  dyno = startLocalDyno(
+    {
+      HOME: process.env.HOME ?? '/tmp',
+      // never the app's own journal: a test must leave nothing owed behind
+      STATE_FILE: join(mkdtempSync(join(tmpdir(), 'dtp-state-')), 'pending.json'),
       DOCKERHUB_URL: hub.url,
       GITHUB_API_URL: hub.url,
       GITLAB_URL: hub.url,
       DOCKERHUB_TRIGGER_TOKEN: 'e2e-secret-token',
-      TRIGGER_SCHEDULE: options.kickoff === true ? patternAt(kickoffAt) : '0 0 0 1 1 *',
+      TRIGGER_SCHEDULE: '0 0 0 1 1 *',
       ...env,
-    });
-    const ready = waitForReady(web);
-    current = { url, ready };
-    const planned = await ready;
-    const stop = async () => {
+    },
+    { kickoff: options.kickoff === true },
+  );
+  const { web, port, url } = await dyno.catch(async (err: unknown) => {
+    await hub.close();
+    throw err;
+  });
+  return {
+    hub,
+    web,
+    port,
+    url,
+    async stop() {
       await web.stop('SIGTERM');
       await hub.close();
-    };
-    if (options.kickoff !== true || planned === kickoffAt.toISOString()) {
-      return { hub, web, port, url, stop };
-    }
-    await web.stop('SIGTERM');
-    if (lead >= 16) {
-      await hub.close();
-      throw new Error(`the clock was never up ${lead} s before its kick-off`);
-    }
-  }
-}
-
-/** Resolves with the clock's next kick-off once web listens and the clock has started. */
-export async function waitForReady(web: Running, timeout = 20000): Promise<string> {
-  const [, next] = await Promise.all([
-    web.waitFor(/"name":"web".*listening on port/, timeout),
-    web.waitFor(/"name":"clock".*next kick-off at/, timeout),
-  ]);
-  return (JSON.parse(next.slice(next.indexOf('{'))) as { next: string }).next;
+    },
+  };
 }
 
 /** Resolves when the hub's list behind `event` holds `count` entries. */

@@ -22,7 +22,7 @@ function main(): void {
   }
   const config = loadConfigOrExit('simulate');
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  void simulateChain(config, process.env, { delay, buildTime, lead: 2, print }).then((failure) =>
+  void simulateChain(config, process.env, { delay, buildTime, print }).then((failure) =>
     process.exit(failure === undefined ? 0 : 1),
   );
 }

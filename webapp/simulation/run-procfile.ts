@@ -13,13 +13,24 @@ export function procfileCommand(type = 'web', file = 'Procfile'): string {
   return line.slice(type.length + 1).trim();
 }
 
+export interface Running {
+  child: ChildProcess;
+  /** everything it printed so far, stdout and stderr */
+  output(): string;
+  /** resolves with the first output line that matches; rejects at the deadline or its exit */
+  waitFor(pattern: RegExp, timeout?: number): Promise<string>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
 /**
- * Starts a Procfile command as Heroku does: `sh -c` in the app's directory, with the app's
- * node_modules/.bin on PATH. The environment is `env` alone, not this process's.
+ * Runs a Procfile command as Heroku does: `sh -c` in the app's directory, with the app's
+ * node_modules/.bin on PATH, and follows what it prints. The environment is `env` alone, not
+ * this process's.
  */
-export function startProcfileCommand(command: string, env: NodeJS.ProcessEnv): ChildProcess {
+export function runProcfileCommand(command: string, env: NodeJS.ProcessEnv): Running {
   const dir = appDir();
-  return spawn('/bin/sh', ['-c', command], {
+  const child = spawn('/bin/sh', ['-c', command], {
     cwd: dir,
     env: {
       ...env,
@@ -27,6 +38,67 @@ export function startProcfileCommand(command: string, env: NodeJS.ProcessEnv): C
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let output = '';
+  const waiters: {
+    pattern: RegExp;
+    resolve: (line: string) => void;
+    reject: (err: Error) => void;
+  }[] = [];
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    for (const waiter of [...waiters]) {
+      const line = output.split('\n').find((entry) => waiter.pattern.test(entry));
+      if (line !== undefined) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(line);
+      }
+    }
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    // 'close' comes after the last output, unlike 'exit'.
+    child.on('close', (code, signal) => {
+      for (const waiter of waiters.splice(0)) {
+        waiter.reject(new Error(`exited (${code ?? signal}) before printing ${waiter.pattern}`));
+      }
+      resolve({ code, signal });
+    }),
+  );
+  return {
+    child,
+    output: () => output,
+    exited,
+    waitFor(pattern, timeout = 15000) {
+      const line = output.split('\n').find((entry) => pattern.test(entry));
+      if (line !== undefined) return Promise.resolve(line);
+      if (child.exitCode !== null || child.signalCode !== null) {
+        return Promise.reject(new Error(`exited before printing ${pattern}`));
+      }
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`no output matching ${pattern} within ${timeout} ms`));
+        }, timeout);
+        const waiter = {
+          pattern,
+          resolve: (found: string) => {
+            clearTimeout(timer);
+            resolve(found);
+          },
+          reject: (err: Error) => {
+            clearTimeout(timer);
+            reject(err);
+          },
+        };
+        waiters.push(waiter);
+      });
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
 }
 
 /** A TCP port free on loopback now, for a process that must be told its port. */

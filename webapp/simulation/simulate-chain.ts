@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../config';
-import { freePort, procfileCommand, startProcfileCommand } from './run-procfile';
+import type { Running } from './run-procfile';
+import { startLocalDyno, type LocalDyno } from './start-local-dyno';
 import { startFakeHub, type FakeHub } from './start-fake-hub';
 
 export interface SimulationOptions {
@@ -10,8 +11,6 @@ export interface SimulationOptions {
   delay: number;
   /** seconds the fake hub takes to "build" a tag */
   buildTime: number;
-  /** seconds before the clock's kick-off */
-  lead: number;
   print: (line: string) => void;
 }
 
@@ -27,37 +26,41 @@ export async function simulateChain(
 ): Promise<string | undefined> {
   const { print } = options;
   const tags = config.tagSequence;
-  const port = await freePort();
   const query = config.webhookSecret === undefined ? '' : `?token=${config.webhookSecret}`;
+  let dyno: Promise<LocalDyno> | undefined;
   const hub = await startFakeHub({
     user: config.userName,
     repo: config.repoName,
     buildTime: options.buildTime * 1000,
-    webhookUrl: () => `http://127.0.0.1:${port}${config.propagationRoute}${query}`,
+    webhookUrl: async () => `${(await dyno)?.url}${config.propagationRoute}${query}`,
   });
   const state = mkdtempSync(join(tmpdir(), 'simulate-'));
-  const kickoff = new Date(Date.now() + options.lead * 1000);
-  const child = startProcfileCommand(procfileCommand('web'), {
-    ...env,
-    ...pointAt(hub, config),
-    PORT: String(port),
-    PROPAGATION_DELAY: String(options.delay),
-    TRIGGER_SCHEDULE: `${kickoff.getUTCSeconds()} ${kickoff.getUTCMinutes()} ${kickoff.getUTCHours()} * * *`,
-    TRIGGER_TIMEZONE: 'UTC',
-    STATE_FILE: join(state, 'pending.json'),
-    LOG_FORMAT: 'json',
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-
   print(
     `simulating ${tags.join(' → ')} on ${config.userName}/${config.repoName} (${config.target.name}), ` +
-      `delay ${options.delay} s, build ${options.buildTime} s; kick-off in ${options.lead} s`,
+      `delay ${options.delay} s, build ${options.buildTime} s`,
   );
+  dyno = startLocalDyno(
+    {
+      ...env,
+      ...pointAt(hub, config),
+      PROPAGATION_DELAY: String(options.delay),
+      STATE_FILE: join(state, 'pending.json'),
+    },
+    { kickoff: true },
+  );
+  let web: Running;
+  try {
+    ({ web } = await dyno);
+  } catch (err) {
+    await hub.close();
+    rmSync(state, { recursive: true, force: true });
+    print(`chain FAILED: ${(err as Error).message}`);
+    return (err as Error).message;
+  }
+  print('web and clock are up; the clock kicks the chain off in a moment');
   const started = Date.now();
   const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-  const budget = (options.lead + tags.length * (options.delay + options.buildTime) + 20) * 1000;
+  const budget = (20 + tags.length * (options.delay + options.buildTime) + 20) * 1000;
 
   const failure = await new Promise<string | undefined>((resolve) => {
     const timer = setTimeout(() => {
@@ -85,15 +88,12 @@ export async function simulateChain(
       else print(`[${elapsed()}] next: ${next} in ${options.delay} s`);
     });
     hub.on('error', (err: Error) => finish(`the fake hub could not reach the app: ${err.message}`));
-    child.on('exit', (code) =>
-      finish(`the web command exited (code ${code}) before the chain was done`),
+    void web.exited.then(({ code, signal }) =>
+      finish(`the web command exited (${code ?? signal}) before the chain was done`),
     );
   });
 
-  child.removeAllListeners('exit');
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  if (child.exitCode === null) child.kill('SIGTERM');
-  await exited;
+  await web.stop('SIGTERM');
   await hub.close();
   rmSync(state, { recursive: true, force: true });
   if (failure === undefined) {
@@ -101,7 +101,7 @@ export async function simulateChain(
   } else {
     print(`chain FAILED: ${failure}`);
     print('last lines of the app:');
-    for (const line of output.trim().split('\n').slice(-15)) print(`  ${line}`);
+    for (const line of web.output().trim().split('\n').slice(-15)) print(`  ${line}`);
   }
   return failure;
 }

@@ -1,0 +1,15 @@
+/**
+ * Resolves once `check` holds, looking again on each turn of the event loop; rejects at the
+ * deadline with what it waited for. For state that has no event to wait on (a file, /proc).
+ */
+export async function eventually(
+  check: () => boolean,
+  what: string,
+  timeout = 10000,
+): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`waited ${timeout} ms for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
