@@ -1,0 +1,138 @@
+import { HubApiError, type RegistryTag } from '../../../webapp/registry/create-hub-api';
+import { createUpstreamWatcher } from '../../../webapp/registry/create-upstream-watcher';
+import { parseImageList } from '../../../webapp/registry/parse-image-ref';
+import { captureLog } from './capture-log';
+
+type Answer = string | Error | undefined;
+
+function setup(list = 'alpine:3.20, acme/base') {
+  const answers = new Map<string, Answer>();
+  const calls: string[] = [];
+  const logs = captureLog();
+  let clock = Date.parse('2026-11-26T12:00:00Z');
+  const watcher = createUpstreamWatcher({
+    images: parseImageList(list),
+    log: logs.log,
+    now: () => clock,
+    api: {
+      async getTag(namespace, repository, tag): Promise<RegistryTag> {
+        const image = `${namespace}/${repository}:${tag}`;
+        calls.push(image);
+        const answer = answers.get(image);
+        if (answer instanceof Error) throw answer;
+        return { name: tag, pushedAt: 0, digest: answer };
+      },
+    },
+  });
+  return {
+    watcher,
+    logs,
+    calls,
+    answer: (image: string, value: Answer) => answers.set(image, value),
+    tick: (ms: number) => (clock += ms),
+  };
+}
+
+const ALPINE = 'library/alpine:3.20';
+const BASE = 'acme/base:latest';
+
+describe('createUpstreamWatcher', () => {
+  it('only learns the digests on the first look', async () => {
+    const { watcher, answer, calls } = setup();
+    answer(ALPINE, 'sha256:a1');
+    answer(BASE, 'sha256:b1');
+    expect(await watcher.look()).toEqual({ changed: [] });
+    expect(calls).toEqual([ALPINE, BASE]);
+    expect(watcher.status()).toEqual([
+      { image: ALPINE, digest: 'sha256:a1', readAt: '2026-11-26T12:00:00.000Z', error: null },
+      { image: BASE, digest: 'sha256:b1', readAt: '2026-11-26T12:00:00.000Z', error: null },
+    ]);
+  });
+
+  it('reports the images whose digest changed since the last look, once', async () => {
+    const { watcher, answer, logs } = setup();
+    answer(ALPINE, 'sha256:a1');
+    answer(BASE, 'sha256:b1');
+    await watcher.look();
+    answer(ALPINE, 'sha256:a2');
+    answer(BASE, 'sha256:b2');
+    expect(await watcher.look()).toEqual({ changed: [ALPINE, BASE] });
+    expect(await watcher.look()).toEqual({ changed: [] });
+    expect(logs.lines().filter((line) => line.msg === `upstream image ${ALPINE} changed`)).toEqual([
+      expect.objectContaining({ from: 'sha256:a1', to: 'sha256:a2' }),
+    ]);
+  });
+
+  it('logs a failing read once per outage, keeps the digest, and logs the recovery', async () => {
+    const { watcher, answer, logs, tick } = setup();
+    answer(ALPINE, 'sha256:a1');
+    answer(BASE, 'sha256:b1');
+    await watcher.look();
+    answer(ALPINE, new HubApiError('unreachable', 'reading library/alpine:3.20 failed: ETIMEDOUT'));
+    tick(60_000);
+    for (let i = 0; i < 3; i++) expect(await watcher.look()).toEqual({ changed: [] });
+    expect(watcher.status()[0]).toEqual({
+      image: ALPINE,
+      digest: 'sha256:a1',
+      readAt: '2026-11-26T12:00:00.000Z',
+      error: 'reading library/alpine:3.20 failed: ETIMEDOUT',
+    });
+    expect(watcher.status()[1]).toMatchObject({ readAt: '2026-11-26T12:01:00.000Z', error: null });
+    answer(ALPINE, 'sha256:a2');
+    expect(await watcher.look()).toEqual({ changed: [ALPINE] });
+    expect(watcher.status()[0]).toMatchObject({ digest: 'sha256:a2', error: null });
+    expect(logs.lines().map((line) => [line.level, line.msg])).toEqual([
+      [40, `cannot read upstream image ${ALPINE}: reading library/alpine:3.20 failed: ETIMEDOUT`],
+      [30, `upstream image ${ALPINE} can be read again`],
+      [30, `upstream image ${ALPINE} changed`],
+    ]);
+  });
+
+  it('says "no such image or tag" for a 404, and never throws', async () => {
+    const { watcher, answer, logs } = setup('acme/nope:1');
+    answer('acme/nope:1', new HubApiError('not-found', 'reading acme/nope:1: HTTP 404', 404));
+    await expect(watcher.look()).resolves.toEqual({ changed: [] });
+    expect(watcher.status()).toEqual([
+      { image: 'acme/nope:1', digest: null, readAt: null, error: 'no such image or tag' },
+    ]);
+    expect(logs.lines()).toEqual([
+      expect.objectContaining({
+        level: 40,
+        kind: 'not-found',
+        msg: 'cannot read upstream image acme/nope:1: no such image or tag',
+      }),
+    ]);
+  });
+
+  it('treats an image first read after an outage as learnt, not changed', async () => {
+    const { watcher, answer } = setup('alpine:3.20');
+    answer(ALPINE, new Error('down'));
+    await watcher.look();
+    answer(ALPINE, 'sha256:a1');
+    expect(await watcher.look()).toEqual({ changed: [] });
+    answer(ALPINE, 'sha256:a2');
+    expect(await watcher.look()).toEqual({ changed: [ALPINE] });
+  });
+
+  it('keeps the digest when an answer has none', async () => {
+    const { watcher, answer } = setup('alpine:3.20');
+    answer(ALPINE, 'sha256:a1');
+    await watcher.look();
+    answer(ALPINE, undefined);
+    expect(await watcher.look()).toEqual({ changed: [] });
+    answer(ALPINE, 'sha256:a1');
+    expect(await watcher.look()).toEqual({ changed: [] });
+    expect(watcher.status()[0]?.digest).toBe('sha256:a1');
+  });
+
+  it('shares one look between overlapping callers, so a change is reported once', async () => {
+    const { watcher, answer, calls } = setup('alpine:3.20');
+    answer(ALPINE, 'sha256:a1');
+    await watcher.look();
+    answer(ALPINE, 'sha256:a2');
+    const [first, second] = await Promise.all([watcher.look(), watcher.look()]);
+    expect(first).toEqual({ changed: [ALPINE] });
+    expect(second).toBe(first);
+    expect(calls).toHaveLength(2);
+  });
+});

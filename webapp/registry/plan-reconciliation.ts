@@ -1,0 +1,145 @@
+/** What the app knows of its chain when it compares it with the registry. */
+export interface ChainView {
+  tags: readonly string[];
+  /** ms */
+  now: number;
+  /** ms: when this process started (before it, the app may have died) */
+  startedAt: number;
+  /** ms: PROPAGATION_DELAY */
+  delay: number;
+  /** ms: only pushes newer than now - window count (24 h in production) */
+  window: number;
+  /** ms: a push the app knows within this of the registry's time is the same push */
+  tolerance: number;
+  /** per tag: time of the latest push the app knows (webhook or earlier reconciliation) */
+  knownPush: ReadonlyMap<string, number>;
+  /** per tag: when the app last sent its trigger */
+  triggeredAt: ReadonlyMap<string, number>;
+  /** tags whose trigger is queued or being sent */
+  pending: ReadonlySet<string>;
+  /** tags triggered and awaited (a build the app knows of) */
+  awaiting: ReadonlySet<string>;
+}
+
+export type ReconcileDecision =
+  /** nothing to do, the app knew this push */
+  | { kind: 'known'; tag: string; pushedAt: number; why: string }
+  /** older than the window: ignored */
+  | { kind: 'old'; tag: string; pushedAt: number; why: string }
+  /** as if its webhook had come: trigger next at dueAt (the caller sends at once when past) */
+  | { kind: 'propagate'; tag: string; pushedAt: number; next: string; dueAt: number; why: string }
+  /** after a restart, delay passed, the trigger may have been sent: next is awaited from since */
+  | { kind: 'await'; tag: string; pushedAt: number; next: string; since: number; why: string }
+  /** remember the push, trigger nothing */
+  | { kind: 'record'; tag: string; pushedAt: number; why: string };
+
+/**
+ * Compares the pushes the registry shows with what the app knows, and says per tag what to do:
+ * the registry is the truth about pushes, the app is the truth about its own triggers. Pure.
+ */
+export function planReconciliation(
+  view: ChainView,
+  registry: ReadonlyMap<string, { pushedAt: number }>,
+): ReconcileDecision[] {
+  const decisions: ReconcileDecision[] = [];
+  view.tags.forEach((tag, index) => {
+    const seen = registry.get(tag);
+    if (seen === undefined) return;
+    decisions.push(decide(view, registry, tag, view.tags[index + 1], seen.pushedAt));
+  });
+  return decisions;
+}
+
+function decide(
+  view: ChainView,
+  registry: ReadonlyMap<string, { pushedAt: number }>,
+  tag: string,
+  next: string | undefined,
+  pushedAt: number,
+): ReconcileDecision {
+  const shows = `registry shows ${tag} pushed at ${stamp(pushedAt)} (${ago(view.now - pushedAt)})`;
+  if (pushedAt < view.now - view.window) {
+    return {
+      kind: 'old',
+      tag,
+      pushedAt,
+      why: `${shows}: older than ${span(view.window)}, ignored`,
+    };
+  }
+  const known = view.knownPush.get(tag);
+  if (known !== undefined && known >= pushedAt - view.tolerance) {
+    return { kind: 'known', tag, pushedAt, why: `${shows}: the app knew this push, nothing to do` };
+  }
+  const record = (reason: string): ReconcileDecision => ({
+    kind: 'record',
+    tag,
+    pushedAt,
+    why: `${shows}, a push the app did not know: recorded, ${reason}`,
+  });
+  if (next === undefined) return record(`nothing to trigger after the last tag`);
+
+  if (view.pending.has(next))
+    return record(`not triggering ${next}: its trigger is already pending`);
+  const triggered = view.triggeredAt.get(next);
+  // A trigger of next sent after this push was already its propagation, wherever it came from.
+  if (triggered !== undefined && triggered >= pushedAt - view.tolerance) {
+    const state = view.awaiting.has(next) ? 'its build is awaited' : 'not triggering it twice';
+    return record(`${next} was triggered at ${stamp(triggered)} after this push, ${state}`);
+  }
+  const nextPush = registry.get(next)?.pushedAt;
+  if (nextPush !== undefined && nextPush > pushedAt) {
+    return record(`${next} was pushed since (${stamp(nextPush)}), not triggering it`);
+  }
+
+  const dueAt = pushedAt + view.delay;
+  if (pushedAt >= view.startedAt) {
+    return {
+      kind: 'propagate',
+      tag,
+      pushedAt,
+      next,
+      dueAt,
+      why: `${shows} while the app was up, its webhook never came: triggering ${next} ${when(dueAt, view.now)}`,
+    };
+  }
+  if (view.now < dueAt) {
+    return {
+      kind: 'propagate',
+      tag,
+      pushedAt,
+      next,
+      dueAt,
+      why: `${shows} before this process started, its trigger was still pending: triggering ${next} ${when(dueAt, view.now)}`,
+    };
+  }
+  // The old process may or may not have sent the trigger before it died: waiting for next's push
+  // is safe either way, a second trigger is not.
+  return {
+    kind: 'await',
+    tag,
+    pushedAt,
+    next,
+    since: dueAt,
+    why: `${shows} before this process started and its trigger was due at ${stamp(dueAt)}, which may have been sent: awaiting ${next} as if triggered then`,
+  };
+}
+
+function when(dueAt: number, now: number): string {
+  return dueAt <= now ? 'now (it was due)' : `at ${stamp(dueAt)} (in ${span(dueAt - now)})`;
+}
+
+function stamp(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function ago(ms: number): string {
+  return ms < 0 ? `${span(-ms)} in the future` : `${span(ms)} ago`;
+}
+
+function span(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 120) return `${seconds}s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 120) return `${minutes}min`;
+  return `${Math.round(minutes / 60)}h`;
+}
