@@ -6,7 +6,7 @@ import {
   HubApiError,
   type HubApiDeps,
 } from '../../../webapp/registry/create-hub-api';
-import { captureLog } from './capture-log';
+import { captureLogs } from '../../helpers/logs';
 
 const HUB = 'https://hub.docker.com';
 const TAGS = '/v2/namespaces/acme/repositories/app/tags';
@@ -26,7 +26,7 @@ function tag(name: string, pushed: string | null, extra: Record<string, unknown>
 function setup(overrides: Partial<HubApiDeps> = {}) {
   const agent = new MockAgent();
   agent.disableNetConnect();
-  const logs = captureLog();
+  const logs = captureLogs();
   let clock = 1_000_000;
   const waits: number[] = [];
   const api = createHubApi({
@@ -157,7 +157,7 @@ describe('createHubApi, retries', () => {
     expect(await api.getTag('acme', 'app', 'init')).toMatchObject({ name: 'init' });
     // random() = 0.5: half fixed + a quarter = 3/4 of 1000, 2000, 4000
     expect(waits).toEqual([750, 1500, 3000]);
-    expect(logs.lines().map((line) => line.level)).toEqual([40, 40, 40]);
+    expect(logs.entries().map((line) => line.level)).toEqual([40, 40, 40]);
   });
 
   it('caps the wait at maxDelay and gives up after giveUpAfter as a server failure', async () => {
@@ -173,7 +173,7 @@ describe('createHubApi, retries', () => {
     expect(waits).toEqual([1000, 2000, 4000, 4000]);
     expect(err).toMatchObject({ kind: 'server', status: 502 });
     expect(err.message).toBe('reading acme/app:init failed after 5 attempt(s): HTTP 502');
-    expect(logs.lines().at(-1)).toMatchObject({ level: 50, msg: err.message });
+    expect(logs.entries().at(-1)).toMatchObject({ level: 50, msg: err.message });
   });
 
   it('retries network errors and calls them unreachable when it gives up', async () => {
@@ -307,7 +307,7 @@ describe('createHubApi, private repositories', () => {
     const everything = `${err.message} ${err.stack} ${JSON.stringify(err)} ${logs.text()}`;
     expect(everything).not.toContain(TOKEN);
     expect(everything).not.toContain(BEARER);
-    expect(logs.lines().length).toBeGreaterThan(2);
+    expect(logs.entries().length).toBeGreaterThan(2);
   });
 });
 

@@ -1,14 +1,14 @@
 import { HubApiError, type RegistryTag } from '../../../webapp/registry/create-hub-api';
 import { createUpstreamWatcher } from '../../../webapp/registry/create-upstream-watcher';
 import { parseImageList } from '../../../webapp/registry/parse-image-ref';
-import { captureLog } from './capture-log';
+import { captureLogs } from '../../helpers/logs';
 
 type Answer = string | Error | undefined;
 
 function setup(list = 'alpine:3.20, acme/base') {
   const answers = new Map<string, Answer>();
   const calls: string[] = [];
-  const logs = captureLog();
+  const logs = captureLogs();
   let clock = Date.parse('2026-11-26T12:00:00Z');
   const watcher = createUpstreamWatcher({
     images: parseImageList(list),
@@ -58,9 +58,9 @@ describe('createUpstreamWatcher', () => {
     answer(BASE, 'sha256:b2');
     expect(await watcher.look()).toEqual({ changed: [ALPINE, BASE] });
     expect(await watcher.look()).toEqual({ changed: [] });
-    expect(logs.lines().filter((line) => line.msg === `upstream image ${ALPINE} changed`)).toEqual([
-      expect.objectContaining({ from: 'sha256:a1', to: 'sha256:a2' }),
-    ]);
+    expect(
+      logs.entries().filter((line) => line.msg === `upstream image ${ALPINE} changed`),
+    ).toEqual([expect.objectContaining({ from: 'sha256:a1', to: 'sha256:a2' })]);
   });
 
   it('logs a failing read once per outage, keeps the digest, and logs the recovery', async () => {
@@ -81,7 +81,7 @@ describe('createUpstreamWatcher', () => {
     answer(ALPINE, 'sha256:a2');
     expect(await watcher.look()).toEqual({ changed: [ALPINE] });
     expect(watcher.status()[0]).toMatchObject({ digest: 'sha256:a2', error: null });
-    expect(logs.lines().map((line) => [line.level, line.msg])).toEqual([
+    expect(logs.entries().map((line) => [line.level, line.msg])).toEqual([
       [40, `cannot read upstream image ${ALPINE}: reading library/alpine:3.20 failed: ETIMEDOUT`],
       [30, `upstream image ${ALPINE} can be read again`],
       [30, `upstream image ${ALPINE} changed`],
@@ -95,7 +95,7 @@ describe('createUpstreamWatcher', () => {
     expect(watcher.status()).toEqual([
       { image: 'acme/nope:1', digest: null, readAt: null, error: 'no such image or tag' },
     ]);
-    expect(logs.lines()).toEqual([
+    expect(logs.entries()).toEqual([
       expect.objectContaining({
         level: 40,
         kind: 'not-found',

@@ -1,7 +1,7 @@
 import { Agent } from 'undici';
 import { createHubApi, type HubApi } from '../../../webapp/registry/create-hub-api';
 import { startFakeRegistry, type FakeRegistry } from '../../helpers/fake-registry';
-import { captureLog } from './capture-log';
+import { captureLogs } from '../../helpers/logs';
 
 const TOKEN = 'dckr_pat_loopback-SECRET';
 
@@ -9,13 +9,13 @@ describe('createHubApi against the fake registry on loopback', () => {
   let registry: FakeRegistry;
   let dispatcher: Agent;
   let api: HubApi;
-  let logs: ReturnType<typeof captureLog>;
+  let logs: ReturnType<typeof captureLogs>;
   const waits: number[] = [];
 
   beforeEach(async () => {
     registry = await startFakeRegistry({ pageSize: 2 });
     dispatcher = new Agent();
-    logs = captureLog();
+    logs = captureLogs();
     waits.length = 0;
     api = createHubApi({
       baseUrl: registry.url,
