@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { targets, type TargetConfig, type TargetName } from './builds/targets/create-target';
 import { createSchedule } from './clock/create-schedule';
 import { translateApsTrigger, type ApsTrigger } from './clock/translate-aps-trigger';
+import { parseImageList, type ImageRef } from './registry/parse-image-ref';
 import {
   envDefaultsOf,
   readSettings,
@@ -9,7 +10,7 @@ import {
   type SettingsOf,
   type SettingsTable,
 } from './settings/read-settings';
-import { asFlag, asList, asNumber, httpUrl, seconds } from './settings/schemas';
+import { asFlag, asList, asNumber, httpUrl, optionalToken, seconds } from './settings/schemas';
 import type { LogFormat, RetryPolicy, ScheduleSpec } from './types';
 
 const dockerHubName = (what: string) =>
@@ -156,6 +157,54 @@ export const settings = {
     fromEnv: asNumber,
     schema: seconds(0.1, 600),
   }),
+  /** DOCKERHUB_API_URL: Docker Hub's API, read for the tags' last pushes and upstream images */
+  registryApiUrl: setting({
+    env: 'DOCKERHUB_API_URL',
+    default: 'https://hub.docker.com',
+    schema: httpUrl,
+  }),
+  /** DOCKERHUB_API_USER: the Docker ID that reads a private repository (with DOCKERHUB_API_TOKEN) */
+  registryUser: setting<string | undefined>({
+    env: 'DOCKERHUB_API_USER',
+    default: undefined,
+    schema: dockerHubName('user').optional(),
+  }),
+  /** DOCKERHUB_API_TOKEN: a read-only personal access token; keep it out of this file */
+  registryToken: setting({
+    env: 'DOCKERHUB_API_TOKEN',
+    default: undefined,
+    schema: optionalToken,
+    secret: true,
+  }),
+  /** RECONCILE_INTERVAL: seconds between two reads of the tags' last pushes (0: never) */
+  reconcileInterval: setting({
+    env: 'RECONCILE_INTERVAL',
+    default: 600,
+    fromEnv: asNumber,
+    schema: seconds(0, 86400),
+  }),
+  /** UPSTREAM_IMAGES: images whose new push kicks the chain off, e.g. alpine:3.20,acme/base */
+  upstreamImages: setting<string | undefined>({
+    env: 'UPSTREAM_IMAGES',
+    default: undefined,
+    schema: z
+      .string()
+      .superRefine((text, context) => {
+        try {
+          parseImageList(text);
+        } catch (err) {
+          context.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
+      .optional(),
+  }),
+  /** UPSTREAM_POLL_INTERVAL: seconds between two reads of the upstream images */
+  upstreamPollInterval: setting({
+    env: 'UPSTREAM_POLL_INTERVAL',
+    default: 600,
+    fromEnv: asNumber,
+    schema: seconds(1, 86400),
+  }),
   /** LOG_LEVEL: pino's level */
   logLevel: setting({
     env: 'LOG_LEVEL',
@@ -185,6 +234,12 @@ export interface Config extends Omit<
   | 'retryMax'
   | 'retryGiveUp'
   | 'triggerTimeout'
+  | 'registryApiUrl'
+  | 'registryUser'
+  | 'registryToken'
+  | 'reconcileInterval'
+  | 'upstreamImages'
+  | 'upstreamPollInterval'
 > {
   schedule: ScheduleSpec;
   timezone: string;
@@ -199,6 +254,13 @@ export interface Config extends Omit<
   stallTimeout: number;
   /** milliseconds */
   retry: RetryPolicy;
+  /** Docker Hub's API, and the login that reads a private repository */
+  registry: { url: string; user: string | undefined; token: string | undefined };
+  /** milliseconds; 0 turns reconciliation off */
+  reconcileInterval: number;
+  upstreamImages: ImageRef[];
+  /** milliseconds */
+  upstreamPollInterval: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -257,6 +319,9 @@ export function loadConfig(env: Env = process.env, defaults: Partial<Settings> =
   }
   const target = values.buildTarget === undefined ? undefined : readTarget(values.buildTarget, env);
   if (target !== undefined) problems.push(...target.problems);
+  if ((values.registryUser === undefined) !== (values.registryToken === undefined)) {
+    problems.push('DOCKERHUB_API_USER and DOCKERHUB_API_TOKEN: set both, or neither');
+  }
   if (problems.length > 0 || schedule === undefined || timezone === undefined || !target?.config) {
     throw new ConfigError(problems);
   }
@@ -284,6 +349,14 @@ export function loadConfig(env: Env = process.env, defaults: Partial<Settings> =
       giveUpAfter: Math.round(v.retryGiveUp * 1000),
       timeout: Math.round(v.triggerTimeout * 1000),
     },
+    registry: {
+      url: v.registryApiUrl.replace(/\/+$/, ''),
+      user: v.registryUser,
+      token: v.registryToken,
+    },
+    reconcileInterval: Math.round(v.reconcileInterval * 1000),
+    upstreamImages: v.upstreamImages === undefined ? [] : parseImageList(v.upstreamImages),
+    upstreamPollInterval: Math.round(v.upstreamPollInterval * 1000),
     logLevel: v.logLevel,
     logFormat: v.logFormat,
   };

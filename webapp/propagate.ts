@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { prepareTriggers } from './builds/prepare-triggers';
+import { createDispatcher } from './builds/trigger-tag';
 import { appVersion } from './process/app-info';
 import { createLogger } from './process/create-logger';
 import { exitOnCrash, loadConfigOrExit, stopOnSignals } from './process/lifecycle';
@@ -19,17 +20,20 @@ async function main(): Promise<void> {
     log.warn('WEBHOOK_SECRET is not set: anyone who knows the webhook URL can propagate builds');
   }
   const triggers = prepareTriggers(config, log);
+  const registryPool = createDispatcher(config.retry.timeout);
   const app = createWebApp({
     config,
     log,
     trigger: triggers.trigger,
     timers: realTimers,
     journal: createJournal(resolve(config.stateFile), log.child({ unit: 'journal' })),
+    dispatcher: registryPool,
     version: appVersion(),
   });
   stopOnSignals(log, async () => {
     await app.close();
     await triggers.close();
+    await registryPool.close();
   });
   app.start();
   await app.server.listen({ port: config.port, host: '0.0.0.0' });

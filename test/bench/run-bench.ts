@@ -8,6 +8,7 @@ import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { MockAgent } from 'undici';
 import { loadConfig } from '../../webapp/config';
 import { appDir } from '../../webapp/process/app-info';
 import { createLogger } from '../../webapp/process/create-logger';
@@ -122,6 +123,7 @@ async function startDyno(env: Record<string, string> = {}): Promise<Dyno & { sta
     RUN_ID: run,
     STATE_FILE: join(mkdtempSync(join(tmpdir(), 'bench-')), 'pending.json'),
     PROPAGATION_DELAY: '3600',
+    RECONCILE_INTERVAL: '0',
     ...env,
   });
   for (;;) {
@@ -186,6 +188,7 @@ async function heapGrowth(
     trigger: async () => ({ ok: true, dryRun: true, attempts: 0 }),
     timers: realTimers,
     journal,
+    dispatcher: new MockAgent(),
     version: 'bench',
   });
   const app = web.server;

@@ -1,3 +1,4 @@
+import { MockAgent } from 'undici';
 import { loadConfig } from '../../webapp/config';
 import { buildPushPayload } from '../../webapp/simulation/build-push-payload';
 import type { TriggerOutcome } from '../../webapp/types';
@@ -54,6 +55,9 @@ export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal
   const logs = captureLogs('web');
   const timers = new ManualTimers();
   const triggered: string[] = [];
+  // Docker Hub's API, for the tests that make it answer
+  const registry = new MockAgent();
+  registry.disableNetConnect();
   let outcome: TriggerOutcome = { ok: true, dryRun: false, attempts: 1, status: 200 };
   const web = createWebApp({
     config,
@@ -64,6 +68,7 @@ export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal
     },
     timers,
     journal,
+    dispatcher: registry,
     version: '9.9.9',
   });
   const app = web.server;
@@ -74,6 +79,8 @@ export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal
     timers,
     triggered,
     propagator: web.propagator,
+    web,
+    registry,
     journal,
     failTriggers: (next: TriggerOutcome) => {
       outcome = next;

@@ -12,6 +12,8 @@ export interface Deployed {
   web: Running;
   port: number;
   url: string;
+  /** starts the web command again, on the same hub, on a new port and a fresh disk */
+  restart(env?: Record<string, string>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -32,8 +34,8 @@ export async function deploy(
   env: Record<string, string>,
   options: DeployOptions = {},
 ): Promise<Deployed> {
-  const route = env.PROPAGATION_ROUTE ?? '/propagate';
   let dyno: Promise<LocalDyno> | undefined;
+  const route = env.PROPAGATION_ROUTE ?? '/propagate';
   const hub = await startTestHub({
     user: env.DOCKERHUB_USER ?? 'maddouri',
     repo: env.DOCKERHUB_REPO ?? 'void-docker',
@@ -41,34 +43,44 @@ export async function deploy(
     webhookUrl: async () => `${(await dyno)?.url}${route}${options.query ?? ''}`,
     ...options.hub,
   });
-  dyno = startLocalDyno(
-    {
-      HOME: process.env.HOME ?? '/tmp',
-      // never the app's own journal: a test must leave nothing owed behind
-      STATE_FILE: join(mkdtempSync(join(tmpdir(), 'dtp-state-')), 'pending.json'),
-      DOCKERHUB_URL: hub.url,
-      GITHUB_API_URL: hub.url,
-      GITLAB_URL: hub.url,
-      DOCKERHUB_TRIGGER_TOKEN: 'e2e-secret-token',
-      TRIGGER_SCHEDULE: '0 0 0 1 1 *',
-      ...env,
-    },
-    { kickoff: options.kickoff === true },
-  );
-  const { web, port, url } = await dyno.catch(async (err: unknown) => {
+  const redeploy = (more: Record<string, string>) => {
+    dyno = startLocalDyno(
+      {
+        HOME: process.env.HOME ?? '/tmp',
+        // a fresh disk: never the app's own journal, and nothing owed left behind
+        STATE_FILE: join(mkdtempSync(join(tmpdir(), 'dtp-state-')), 'pending.json'),
+        DOCKERHUB_URL: hub.url,
+        DOCKERHUB_API_URL: hub.url,
+        GITHUB_API_URL: hub.url,
+        GITLAB_URL: hub.url,
+        DOCKERHUB_TRIGGER_TOKEN: 'e2e-secret-token',
+        TRIGGER_SCHEDULE: '0 0 0 1 1 *',
+        ...env,
+        ...more,
+      },
+      { kickoff: options.kickoff === true },
+    );
+    return dyno;
+  };
+  const first = await redeploy({}).catch(async (err: unknown) => {
     await hub.close();
     throw err;
   });
-  return {
+  const deployed: Deployed = {
     hub,
-    web,
-    port,
-    url,
+    web: first.web,
+    port: first.port,
+    url: first.url,
+    async restart(more = {}) {
+      const next = await redeploy(more);
+      Object.assign(deployed, { web: next.web, port: next.port, url: next.url });
+    },
     async stop() {
-      await web.stop('SIGTERM');
+      await deployed.web.stop('SIGTERM');
       await hub.close();
     },
   };
+  return deployed;
 }
 
 /** Resolves when the hub's list behind `event` holds `count` entries. */

@@ -1,14 +1,14 @@
 /**
- * Resolves once `check` holds, looking again on each turn of the event loop; rejects at the
- * deadline with what it waited for. For state that has no event to wait on (a file, /proc).
+ * Resolves once `check` holds, looking again every 20 ms; rejects at the deadline with what it
+ * waited for. For state that has no event to wait on (a file, /proc, an HTTP answer).
  */
 export async function eventually(
-  check: () => boolean,
+  check: () => boolean | Promise<boolean>,
   what: string,
   timeout = 10000,
 ): Promise<void> {
   const deadline = Date.now() + timeout;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`waited ${timeout} ms for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }

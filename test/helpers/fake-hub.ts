@@ -16,17 +16,29 @@ export interface TestHubOptions extends Omit<FakeHubOptions, 'answer'> {
   refuseWith?: number;
   /** build nothing for these tags: their push never comes */
   neverBuild?: string[];
+  /** build these tags, but lose their push webhooks: only the registry's API shows them */
+  loseWebhook?: string[];
 }
 
 export function startTestHub(options: TestHubOptions): Promise<FakeHub> {
-  const { failFirst = 0, hangFirst = 0, refuseWith, neverBuild = [], ...rest } = options;
+  const {
+    failFirst = 0,
+    hangFirst = 0,
+    refuseWith,
+    neverBuild = [],
+    loseWebhook = [],
+    ...rest
+  } = options;
   return startFakeHub({
     ...rest,
     answer: (call, nth) => {
       if (nth <= hangFirst) return { hang: true };
       if (refuseWith !== undefined) return { status: refuseWith };
       if (nth <= hangFirst + failFirst) return { status: 503 };
-      return { neverBuild: neverBuild.includes(call.tag) };
+      return {
+        neverBuild: neverBuild.includes(call.tag),
+        loseWebhook: loseWebhook.includes(call.tag),
+      };
     },
   });
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildPushPayload } from './build-push-payload';
+import { createFakeRegistry, type FakeRegistryState } from './create-fake-registry';
 
 /** A build request that reached the fake hub. */
 export interface FakeTrigger {
@@ -41,6 +42,8 @@ export interface BuildAnswer {
   hang?: boolean;
   /** announce no push for it, even when it was accepted */
   neverBuild?: boolean;
+  /** build and push it, but lose its webhook: only the registry's API shows the push */
+  loseWebhook?: boolean;
 }
 
 export interface FakeHub extends EventEmitter {
@@ -48,7 +51,9 @@ export interface FakeHub extends EventEmitter {
   triggers: FakeTrigger[];
   /** the webhook answers the app gave, in order */
   deliveries: { tag: string; status: number; body: string; at: number }[];
-  /** sends the push webhook of `tag` now; `at` is when the app had answered */
+  /** Docker Hub's API on the same port: each push is recorded there */
+  registry: FakeRegistryState;
+  /** records a push of `tag` now and sends its webhook; `at` is when the app had answered */
   push(tag: string): Promise<{ tag: string; status: number; body: string; at: number }>;
   close(): Promise<void>;
 }
@@ -66,7 +71,9 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   let requests = 0;
   let pushes = 0;
 
+  hub.registry = createFakeRegistry();
   hub.push = async (tag) => {
+    hub.registry.recordPush(options.user, options.repo, tag);
     const target = await options.webhookUrl?.();
     if (target === undefined) throw new Error('the fake hub has no webhook URL');
     pushes += 1;
@@ -94,6 +101,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
+      if (hub.registry.handle(req, res, body)) return;
       const path = (req.url ?? '/').split('?')[0] as string;
       const call = recognise(req.method ?? '', path, body);
       if (call === undefined) {
@@ -126,6 +134,11 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       if (status >= 300 || answer.neverBuild === true || !options.webhookUrl) return;
       const timer = setTimeout(() => {
         timers.delete(timer);
+        if (answer.loseWebhook === true) {
+          hub.registry.recordPush(options.user, options.repo, call.tag);
+          hub.emit('lost', call.tag);
+          return;
+        }
         hub.push(call.tag).catch((err: unknown) => hub.emit('error', err));
       }, options.buildTime ?? 0);
       timers.add(timer);

@@ -9,9 +9,8 @@ export interface ServerDeps {
   config: Config;
   log: Logger;
   propagator: Propagator;
-  /** the next scheduled kick-off of the first tag, if any */
-  nextKickoff: () => Date | null;
-  version: string;
+  /** what GET /status answers: never a secret */
+  status: () => Record<string, unknown>;
 }
 
 // Compiled once by fastify into a serializer, faster than JSON.stringify per answer.
@@ -155,17 +154,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ ok: true }));
 
-  app.get('/status', async () => {
-    const next = deps.nextKickoff();
-    return {
-      version: deps.version,
-      dryRun: config.dryRun,
-      repository: `${config.userName}/${config.repoName}`,
-      tagSequence: config.tagSequence,
-      nextKickoff: next === null ? null : next.toISOString(),
-      ...propagator.status(),
-    };
-  });
+  app.get('/status', async () => deps.status());
 
   return app;
 }

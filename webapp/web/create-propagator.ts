@@ -21,6 +21,9 @@ export interface PropagatorDeps {
   stallRetrigger: boolean;
 }
 
+/** ms: a webhook's pushed_at this close to a push the registry showed is that same push. */
+const samePush = 60_000;
+
 export interface ChainStatus {
   lastPush: Record<string, string>;
   pending: { tag: string; after: string; dueAt: string }[];
@@ -39,11 +42,28 @@ interface Awaited {
   timer: unknown;
 }
 
+/** What the chain knows, for comparing with what the registry shows. */
+export interface ChainKnowledge {
+  /** per tag, the time (ms) of the latest push the app knows of */
+  knownPush: ReadonlyMap<string, number>;
+  /** per tag, when the app last sent its trigger */
+  triggeredAt: ReadonlyMap<string, number>;
+  pending: ReadonlySet<string>;
+  awaiting: ReadonlySet<string>;
+}
+
 export interface Propagator {
   /** A push of `tag` came in: queue the next tag's trigger unless this push already did. */
   accept(tag: string, pushedAt: string | undefined): Decision;
   /** `tag` was triggered elsewhere (the clock's kick-off): its push is now expected. */
   expect(tag: string): void;
+  /** The registry shows a push of `tag` at `pushedAt` (ms) that no webhook announced. */
+  learnPush(tag: string, pushedAt: number): void;
+  /** Queues the trigger of the tag after `tag` for its push at `pushedAt`, due at `dueAt`. */
+  propagateAt(tag: string, pushedAt: number, dueAt: number): void;
+  /** `tag`'s push is awaited as if it had been triggered at `since` (ms). */
+  awaitSince(tag: string, since: number): void;
+  knowledge(): ChainKnowledge;
   /** Schedules what the journal says is owed; what is overdue is sent at once. */
   resume(): number;
   status(): ChainStatus;
@@ -59,6 +79,9 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   // pushed_at of each tag's latest push: a delivery that repeats it is the same push again
   const seenPush = new Map<string, string>();
   const lastPush = new Map<string, number>();
+  const knownPush = new Map<string, number>();
+  const registryPush = new Map<string, number>();
+  const triggeredAt = new Map<string, number>();
   const awaiting = new Map<string, Awaited>();
   const stalled = new Map<string, number>();
   const shutdown = new AbortController();
@@ -98,15 +121,29 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       stalled.set(entry.tag, timers.now());
       return;
     }
-    if (!outcome.dryRun) watch(entry.tag, false);
+    if (outcome.dryRun) return;
+    triggeredAt.set(entry.tag, timers.now());
+    watch(entry.tag, false);
   };
 
-  const watch = (tag: string, retriggered: boolean) => {
+  const watch = (tag: string, retriggered: boolean, since = timers.now()) => {
     if (deps.stallTimeout <= 0) return;
     unwatch(tag);
-    const since = timers.now();
-    const timer = timers.setTimeout(() => onStall(tag), deps.stallTimeout);
+    const timer = timers.setTimeout(() => onStall(tag), since + deps.stallTimeout - timers.now());
     awaiting.set(tag, { since, retriggered, timer });
+  };
+
+  /** Whatever announced it, a push of `tag` ends the wait for it. */
+  const pushed = (tag: string, at: number) => {
+    lastPush.set(tag, timers.now());
+    knownPush.set(tag, Math.max(at, knownPush.get(tag) ?? at));
+    unwatch(tag);
+    stalled.delete(tag);
+  };
+
+  const queue = (entry: Pending) => {
+    schedule(entry);
+    persist();
   };
 
   const unwatch = (tag: string) => {
@@ -136,10 +173,16 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     accept(tag, pushedAt) {
       const position = positions.get(tag);
       if (position === undefined) throw new Error(`tag not in the sequence`);
-      lastPush.set(tag, timers.now());
-      unwatch(tag);
-      stalled.delete(tag);
-      const repeated = pushedAt !== undefined && seenPush.get(tag) === pushedAt;
+      const pushedMs =
+        pushedAt !== undefined && /^\d+$/.test(pushedAt) ? Number(pushedAt) * 1000 : undefined;
+      pushed(tag, pushedMs ?? timers.now());
+      const fromRegistry = registryPush.get(tag);
+      // The registry showed this push first, and it was propagated then.
+      const known =
+        pushedMs !== undefined &&
+        fromRegistry !== undefined &&
+        Math.abs(pushedMs - fromRegistry) <= samePush;
+      const repeated = known || (pushedAt !== undefined && seenPush.get(tag) === pushedAt);
       if (pushedAt !== undefined) seenPush.set(tag, pushedAt);
       const next = tags[position + 1];
       if (next === undefined) return { kind: 'last', duplicate: repeated };
@@ -152,12 +195,31 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         after: tag,
         ...(pushedAt === undefined ? {} : { pushedAt }),
       };
-      schedule(entry);
-      persist();
+      queue(entry);
       return { kind: 'queued', next, dueAt: entry.dueAt };
     },
     expect(tag) {
       watch(tag, false);
+    },
+    learnPush(tag, at) {
+      pushed(tag, at);
+      registryPush.set(tag, at);
+    },
+    propagateAt(tag, at, dueAt) {
+      const next = tags[(positions.get(tag) ?? Number.NaN) + 1];
+      if (next === undefined || pending.has(next)) return;
+      queue({ tag: next, dueAt, after: tag, pushedAt: String(Math.floor(at / 1000)) });
+    },
+    awaitSince(tag, since) {
+      watch(tag, false, since);
+    },
+    knowledge() {
+      return {
+        knownPush,
+        triggeredAt,
+        pending: new Set(pending.keys()),
+        awaiting: new Set(awaiting.keys()),
+      };
     },
     resume() {
       const owed = journal.load().filter((entry) => positions.has(entry.tag));

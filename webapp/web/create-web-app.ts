@@ -1,7 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import type { Dispatcher } from 'undici';
 import { createSchedule } from '../clock/create-schedule';
 import type { Config } from '../config';
 import type { Logger } from '../process/create-logger';
+import { startPolling } from '../process/start-polling';
+import { createHubApi } from '../registry/create-hub-api';
+import { createReconciler } from '../registry/create-reconciler';
+import { createUpstreamWatcher } from '../registry/create-upstream-watcher';
 import type { Timers, TriggerBuild } from '../types';
 import { buildServer } from './build-server';
 import type { Journal } from './create-journal';
@@ -14,13 +19,18 @@ export interface WebAppDeps {
   trigger: TriggerBuild;
   timers: Timers;
   journal: Journal;
+  /** the connection pool for Docker Hub's API */
+  dispatcher: Dispatcher;
   version: string;
 }
 
 export interface WebApp {
   server: FastifyInstance;
   propagator: Propagator;
-  /** Resumes what the journal says is owed and follows the clock's kick-offs. */
+  /**
+   * Resumes what the journal says is owed, follows the clock's kick-offs, and starts reading
+   * the registry (reconciliation and upstream images) when the configuration asks for it.
+   */
   start(): void;
   /** Stops taking deliveries and every timer; what is owed stays in the journal. */
   close(): Promise<void>;
@@ -30,6 +40,7 @@ export interface WebApp {
 export function createWebApp(deps: WebAppDeps): WebApp {
   const { config, log, timers } = deps;
   const firstTag = config.tagSequence[0] as string;
+  const startedAt = timers.now();
   const propagator = createPropagator({
     tags: config.tagSequence,
     delay: config.propagationDelay,
@@ -41,29 +52,110 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     stallTimeout: config.dryRun ? 0 : config.stallTimeout,
     stallRetrigger: config.stallRetrigger,
   });
-  const kickoffs = createSchedule(config.schedule, config.timezone);
-  let following: { stop(): void } | undefined;
-  const server = buildServer({
-    config,
-    log,
-    propagator,
-    nextKickoff: () => kickoffs.nextRun(new Date(timers.now())),
-    version: deps.version,
+  const api = createHubApi({
+    baseUrl: config.registry.url,
+    ...(config.registry.user === undefined ? {} : { user: config.registry.user }),
+    ...(config.registry.token === undefined ? {} : { token: config.registry.token }),
+    dispatcher: deps.dispatcher,
+    timeout: config.retry.timeout,
+    retries: config.retry,
+    log: log.child({ unit: 'registry' }),
+    now: () => timers.now(),
   });
+  const reconciler = createReconciler({
+    tags: config.tagSequence,
+    namespace: config.userName,
+    repository: config.repoName,
+    api,
+    chain: propagator,
+    log: log.child({ unit: 'reconcile' }),
+    timers,
+    delay: config.propagationDelay,
+    startedAt,
+  });
+  const upstreamLog = log.child({ unit: 'upstream' });
+  const upstream = createUpstreamWatcher({
+    images: config.upstreamImages,
+    api,
+    log: upstreamLog,
+    now: () => timers.now(),
+  });
+  // One kick-off for one look, however many images changed in it, as the clock's would be.
+  const kickOff = async (changed: string[]) => {
+    upstreamLog.info(
+      { changed, tag: firstTag },
+      `upstream kick-off: ${changed.join(', ')} changed, triggering ${firstTag}`,
+    );
+    const outcome = await deps.trigger(firstTag, shutdown.signal);
+    if (outcome.ok && !outcome.dryRun) propagator.expect(firstTag);
+  };
+  const shutdown = new AbortController();
+  const kickoffs = createSchedule(config.schedule, config.timezone);
+  const running: { stop(): void }[] = [];
+  let started = false;
+
+  const status = () => {
+    const next = kickoffs.nextRun(new Date(timers.now()));
+    const chain = propagator.status();
+    const reconciliation = reconciler.status();
+    const state = (tag: string) =>
+      chain.pending.some((entry) => entry.tag === tag)
+        ? 'pending'
+        : chain.stalled.some((entry) => entry.tag === tag)
+          ? 'stalled'
+          : chain.awaiting.some((entry) => entry.tag === tag)
+            ? 'awaited'
+            : null;
+    return {
+      version: deps.version,
+      dryRun: config.dryRun,
+      repository: `${config.userName}/${config.repoName}`,
+      tagSequence: config.tagSequence,
+      nextKickoff: next === null ? null : next.toISOString(),
+      ...chain,
+      tags: config.tagSequence.map((tag) => ({
+        tag,
+        registryPush: reconciliation.registry[tag] ?? null,
+        appPush: chain.lastPush[tag] ?? null,
+        state: state(tag),
+      })),
+      reconciliation: {
+        every: config.reconcileInterval / 1000,
+        lastLook: reconciliation.lastLook,
+        outcome: reconciliation.outcome,
+      },
+      upstream: upstream.status(),
+    };
+  };
+
+  const server = buildServer({ config, log, propagator, status });
   return {
     server,
     propagator,
     start() {
+      if (started) return;
+      started = true;
       propagator.resume();
       // The clock's own schedule: after each of its kick-offs, the first tag's push is awaited.
-      if (!config.dryRun && following === undefined) {
-        following = createSchedule(config.schedule, config.timezone, async () =>
-          propagator.expect(firstTag),
+      if (!config.dryRun) {
+        running.push(
+          createSchedule(config.schedule, config.timezone, async () => propagator.expect(firstTag)),
         );
+      }
+      if (config.reconcileInterval > 0) {
+        running.push(startPolling(() => reconciler.look(), config.reconcileInterval, timers));
+      }
+      if (config.upstreamImages.length > 0) {
+        const look = async () => {
+          const { changed } = await upstream.look();
+          if (changed.length > 0) await kickOff(changed);
+        };
+        running.push(startPolling(look, config.upstreamPollInterval, timers));
       }
     },
     async close() {
-      following?.stop();
+      shutdown.abort();
+      for (const loop of running) loop.stop();
       await server.close();
       await propagator.close();
     },

@@ -185,6 +185,15 @@ describe('health and status', () => {
       ],
       awaiting: [],
       stalled: [],
+      tags: [
+        { tag: 'init', registryPush: null, appPush: at, state: null },
+        { tag: 'step-1', registryPush: null, appPush: null, state: 'pending' },
+        { tag: 'step-2', registryPush: null, appPush: null, state: null },
+        { tag: 'step-3', registryPush: null, appPush: null, state: null },
+        { tag: 'latest', registryPush: null, appPush: null, state: null },
+      ],
+      reconciliation: { every: 600, lastLook: null, outcome: null },
+      upstream: [],
     });
     expect(response.body).not.toMatch(/status-secret|tok/);
   });

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import { deliveriesReach, deploy, triggersReach, type Deployed } from '../helpers/chain';
+import { eventually } from '../helpers/eventually';
+import { processesWith } from '../helpers/procfile';
+
+interface Status {
+  reconciliation: { lastLook: string | null };
+  upstream: { image: string; digest: string | null }[];
+}
+
+const readStatus = async (deployed: Deployed) =>
+  (await (await fetch(`${deployed.url}/status`)).json()) as Status;
+
+/** The web process's log lines, parsed. */
+function webLines(deployed: Deployed): Record<string, unknown>[] {
+  return deployed.web
+    .output()
+    .split('\n')
+    .filter((line) => line.includes('"name":"web"'))
+    .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>);
+}
+
+describe('the registry as the source of truth, end to end', () => {
+  let deployed: Deployed | undefined;
+  afterEach(async () => {
+    await deployed?.stop();
+    deployed = undefined;
+  });
+
+  it('completes a chain whose webhook for one tag is never delivered', async () => {
+    deployed = await deploy(
+      { TAG_SEQUENCE: 'a,b,c', PROPAGATION_DELAY: '0.2', RECONCILE_INTERVAL: '1' },
+      { kickoff: true, hub: { loseWebhook: ['b'], buildTime: 20 } },
+    );
+    const { hub } = deployed;
+    const lost = new Promise<number>((resolve) => hub.once('lost', () => resolve(Date.now())));
+    await triggersReach(hub, 3);
+    const lostAt = await lost;
+    // one RECONCILE_INTERVAL plus the delay, and about a second for a busy machine
+    expect((hub.triggers[2]?.at ?? 0) - lostAt).toBeLessThanOrEqual(1000 + 200 + 1500);
+    await deliveriesReach(hub, 2);
+    // two more looks know every push: nothing is triggered twice
+    const after = Date.parse((await readStatus(deployed)).reconciliation.lastLook ?? '');
+    await eventually(
+      async () =>
+        Date.parse((await readStatus(deployed as Deployed)).reconciliation.lastLook ?? '') >
+        after + 1000,
+      'two more reconciliation looks',
+    );
+    expect(hub.triggers.map((t) => t.tag)).toEqual(['a', 'b', 'c']);
+    const recovered = webLines(deployed).filter((l) => l.decision === 'propagate');
+    expect(recovered).toEqual([
+      expect.objectContaining({ tag: 'b', msg: expect.stringMatching(/webhook never came/) }),
+    ]);
+  });
+
+  it('sends a pending trigger once, on time, after a SIGKILL of the dyno and an empty disk', async () => {
+    const run = randomUUID();
+    deployed = await deploy(
+      { TAG_SEQUENCE: 'a,b,c', PROPAGATION_DELAY: '3', RUN_ID: run },
+      { hub: { neverBuild: ['b'] } },
+    );
+    const { hub } = deployed;
+    expect((await hub.push('a')).status).toBe(200);
+    const queued = await deployed.web.waitFor(/"decision":"queued"/);
+    const dueAt = Date.parse(JSON.parse(queued.slice(queued.indexOf('{'))).dueAt as string);
+    for (const { pid } of processesWith('RUN_ID', run)) process.kill(pid, 'SIGKILL');
+    await eventually(() => processesWith('RUN_ID', run).length === 0, 'the dyno to be gone');
+    expect(hub.triggers).toEqual([]);
+
+    await deployed.restart({ RUN_ID: randomUUID() });
+    await triggersReach(hub, 1, 10_000);
+    const sentAt = hub.triggers[0]?.at ?? 0;
+    expect(sentAt - dueAt).toBeLessThan(2000);
+    // the delay counts from the push that the registry shows, which came before its webhook
+    expect(sentAt - dueAt).toBeGreaterThan(-1000);
+    expect(webLines(deployed)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          unit: 'reconcile',
+          decision: 'propagate',
+          msg: expect.stringMatching(/before this process started, its trigger was still pending/),
+        }),
+      ]),
+    );
+    await deployed.web.waitFor(/"msg":"triggered b"/);
+    expect(hub.triggers.map((t) => t.tag)).toEqual(['b']);
+  });
+
+  it('kicks the chain off once when an upstream image changes, never on the first look', async () => {
+    deployed = await deploy(
+      {
+        TAG_SEQUENCE: 'a,b',
+        PROPAGATION_DELAY: '0.2',
+        UPSTREAM_IMAGES: 'alpine:3.20',
+        UPSTREAM_POLL_INTERVAL: '1',
+      },
+      {},
+    );
+    const { hub } = deployed;
+    hub.registry.recordPush('library', 'alpine', '3.20', new Date(), 'sha256:old');
+    await eventually(
+      async () => (await readStatus(deployed as Deployed)).upstream[0]?.digest === 'sha256:old',
+      'the first read of alpine:3.20',
+    );
+    expect(hub.triggers).toEqual([]);
+    hub.registry.recordPush('library', 'alpine', '3.20', new Date(), 'sha256:new');
+    const changedAt = Date.now();
+    await deliveriesReach(hub, 2);
+    expect(hub.triggers.map((t) => t.tag)).toEqual(['a', 'b']);
+    expect((hub.triggers[0]?.at ?? 0) - changedAt).toBeLessThanOrEqual(1000 + 1500);
+    expect(deployed.web.output()).toMatch(/upstream kick-off: library\/alpine:3.20 changed/);
+  });
+});
