@@ -59,8 +59,8 @@ export function supervise(
     },
   });
   let stopping: NodeJS.Signals | undefined;
-  // the first process that ended unasked, and foreman's word for how
-  let first: { name: string; how: string } | undefined;
+  // the processes that ended unasked, and foreman's word for how
+  const endings: { name: string; how: string }[] = [];
   const codes = new Map<string, string>();
 
   const relay = (stream: NodeJS.WriteStream) => {
@@ -80,7 +80,7 @@ export function supervise(
       // foreman writes `Exited with exit code null` for any non-zero code: say which.
       const code = codes.get(name);
       stream.write(`${how === 'null' ? line.replace(/null\s*$/, code ?? 'not 0') : line}\n`);
-      if (stopping === undefined && first === undefined) first = { name, how: how ?? '0' };
+      if (stopping === undefined) endings.push({ name, how: how ?? '0' });
     };
     return (chunk: Buffer) => {
       // Lines may be split across chunks: look at whole lines only.
@@ -139,6 +139,8 @@ export function supervise(
       // foreman is gone; its processes may still be stopping, or orphaned.
       // Both of foreman's streams are read to their end by now: the exit code is known.
       if (stopping === undefined) {
+        // foreman's two streams are read apart: a failure explains the clean stops after it.
+        const first = endings.find((ending) => ending.how !== '0') ?? endings[0];
         const why =
           first === undefined
             ? signal === null
