@@ -1,9 +1,11 @@
 import { resolve } from 'node:path';
 import { prepareTriggers } from './builds/prepare-triggers';
 import { createDispatcher } from './builds/trigger-tag';
+import { createSchedule } from './clock/create-schedule';
 import { appVersion } from './process/app-info';
 import { createLogger } from './process/create-logger';
-import { exitOnCrash, loadConfigOrExit, stopOnSignals } from './process/lifecycle';
+import { describeDeployment } from './process/describe-deployment';
+import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
 import { realTimers } from './process/timers';
 import { createJournal } from './web/create-journal';
 import { createWebApp } from './web/create-web-app';
@@ -30,11 +32,25 @@ async function main(): Promise<void> {
     dispatcher: registryPool,
     version: appVersion(),
   });
-  stopOnSignals(log, async () => {
-    await app.close();
-    await triggers.close();
-    await registryPool.close();
-  });
+  const kickoffs = createSchedule(config.schedule, config.timezone);
+  const started = describeDeployment(config, triggers.where, kickoffs.nextRun());
+  kickoffs.stop();
+  log.info(started.fields, `web started: ${started.text}`);
+  stopOnSignals(
+    log,
+    async (reason) => {
+      await app.close();
+      await triggers.close();
+      await registryPool.close();
+      const kept = app.propagator.status().pending.map((entry) => entry.tag);
+      log.info(
+        { reason, kept },
+        `stopped (${reason}): ${kept.length} pending trigger(s) kept in the journal` +
+          (kept.length > 0 ? ` (${kept.join(', ')})` : ''),
+      );
+    },
+    { watchPid: supervisorPid() },
+  );
   app.start();
   await app.server.listen({ port: config.port, host: '0.0.0.0' });
   log.info(

@@ -1,8 +1,8 @@
 import { prepareTriggers } from './builds/prepare-triggers';
-import { describeSchedule } from './clock/create-schedule';
 import { startClock } from './clock/start-clock';
 import { createLogger } from './process/create-logger';
-import { exitOnCrash, loadConfigOrExit, stopOnSignals } from './process/lifecycle';
+import { describeDeployment } from './process/describe-deployment';
+import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
 
 /** The clock process: kicks the chain off on schedule. */
 function main(): void {
@@ -15,10 +15,6 @@ function main(): void {
   const triggers = prepareTriggers(config, log);
   const shutdown = new AbortController();
   const firstTag = config.tagSequence[0] as string;
-  log.info(
-    { schedule: describeSchedule(config.schedule, config.timezone), tag: firstTag },
-    'clock started',
-  );
   const job = startClock({
     schedule: config.schedule,
     timezone: config.timezone,
@@ -26,14 +22,21 @@ function main(): void {
     log,
     trigger: (tag) => triggers.trigger(tag, shutdown.signal),
   });
+  const started = describeDeployment(config, triggers.where, job.nextRun());
+  log.info(started.fields, `clock started: ${started.text}`);
   // Under foreman, a process that ends ends the dyno: stay up even when no kick-off is left.
   const keepAlive = setInterval(() => undefined, 2 ** 30);
-  stopOnSignals(log, async () => {
-    clearInterval(keepAlive);
-    job.stop();
-    shutdown.abort();
-    await triggers.close();
-  });
+  stopOnSignals(
+    log,
+    async (reason) => {
+      clearInterval(keepAlive);
+      job.stop();
+      shutdown.abort();
+      await triggers.close();
+      log.info({ reason }, `stopped (${reason})`);
+    },
+    { watchPid: supervisorPid() },
+  );
 }
 
 if (require.main === module) main();

@@ -1,3 +1,6 @@
+import { join } from 'node:path';
+import { createLogger } from './process/create-logger';
+import { loadConfigOrExit } from './process/lifecycle';
 import { supervise } from './process/supervise';
 
 /** The Procfile's `web:` process: foreman and what it runs, kept as one unit for the host. */
@@ -7,6 +10,9 @@ if (require.main === module) {
     process.stderr.write('usage: supervise <command> [args...]\n');
     process.exit(2);
   }
+  // One message for a bad setting (PORT included), before foreman starts anything.
+  const config = loadConfigOrExit('supervise');
+  const log = createLogger('supervise', config.logLevel, undefined, config.logFormat);
   // foreman's processes write to pipes: tell them a person is watching this terminal.
   const env =
     process.stdout.isTTY && (process.env.LOG_FORMAT ?? 'auto') === 'auto'
@@ -17,8 +23,8 @@ if (require.main === module) {
     command === 'nf'
       ? [process.execPath, [require.resolve('foreman/nf.js'), ...args]]
       : [command, args];
-  void supervise(file, argv, env).then((code) => {
-    if (code !== 0) process.stderr.write(`a process of the dyno failed: exiting ${code}\n`);
-    process.exit(code);
-  });
+  const preload = command === 'nf' ? { preload: join(__dirname, 'hold-foreman.js') } : {};
+  void supervise(file, argv, env, { log, port: config.port, ...preload }).then((code) =>
+    process.exit(code),
+  );
 }

@@ -61,6 +61,9 @@ describe('delivery you can trust, end to end', () => {
     const exit = await web.stop('SIGTERM');
     expect(Date.now() - stoppedAt).toBeLessThan(5000);
     expect(exit).toEqual({ code: 0, signal: null });
+    expect(web.output()).toMatch(
+      /"name":"web".*stopped \(SIGTERM\): 1 pending trigger\(s\) kept in the journal \(b\)/,
+    );
     const [owed] = JSON.parse(readFileSync(state, 'utf8')) as { dueAt: number }[];
     expect(owed).toEqual(expect.objectContaining({ tag: 'b', after: 'a' }));
     expect(hub.triggers).toEqual([]);
@@ -109,14 +112,45 @@ describe('delivery you can trust, end to end', () => {
 });
 
 /** The Procfile's web command, once web and clock are both up; `run` marks its processes. */
-async function startTree() {
+async function startTree(env: Record<string, string> = {}) {
   const run = randomUUID();
-  const web = runCommand(procfileCommand('web'), { PORT: String(await freePort()), RUN_ID: run });
+  const web = runCommand(procfileCommand('web'), {
+    PORT: String(await freePort()),
+    RUN_ID: run,
+    ...env,
+  });
   await waitForReady(web);
   return { web, run };
 }
 
+/** The lines the processes write as they stop on SIGTERM, the journal's count included. */
+function expectShutdownLines(output: string) {
+  expect(output).toMatch(/"name":"web".*"msg":"stopping \(SIGTERM\)"/);
+  expect(output).toMatch(/"name":"web".*"msg":"stopped \(SIGTERM\): 0 pending trigger\(s\) kept/);
+  expect(output).toMatch(/"name":"clock".*"msg":"stopped \(SIGTERM\)"/);
+  expect(output).not.toMatch(/Interrupted by User|stopping \(SIGINT\)/);
+}
+
 describe('the web command as one unit', () => {
+  it('names the repository, tags, target and schedule as each process starts', async () => {
+    const { web } = await startTree({
+      DOCKERHUB_USER: 'acme',
+      DOCKERHUB_REPO: 'tools',
+      TAG_SEQUENCE: 'base,full',
+      DOCKERHUB_TRIGGER_TOKEN: 'start-line-secret',
+    });
+    await web.stop('SIGTERM');
+    for (const name of ['web', 'clock']) {
+      const line = new RegExp(
+        `"name":"${name}".*"msg":"${name} started: acme/tools: base -> full; builds by dockerhub ` +
+          `at https://registry\\.hub\\.docker\\.com/u/acme/tools/trigger/\\*\\*\\*/; ` +
+          `kick-off cron '0 0 \\* \\* \\*' \\(UTC\\), next \\d{4}-\\d\\d-\\d\\dT00:00:00\\.000Z"`,
+      );
+      expect(web.output()).toMatch(line);
+    }
+    expect(web.output()).not.toContain('start-line-secret');
+  });
+
   it('stops web and clock cleanly when only its top process gets SIGTERM', async () => {
     const { web, run } = await startTree();
     expect(
@@ -127,8 +161,10 @@ describe('the web command as one unit', () => {
     const exit = await web.stop('SIGTERM');
     expect(exit).toEqual({ code: 0, signal: null });
     expect(processesWith('RUN_ID', run)).toEqual([]);
-    expect(web.output()).toMatch(/"name":"web".*"msg":"stopping"/);
-    expect(web.output()).toMatch(/"name":"clock".*"msg":"stopping"/);
+    expect(web.output()).toMatch(
+      /"name":"supervise".*"msg":"SIGTERM: stopping the dyno's processes"/,
+    );
+    expectShutdownLines(web.output());
   });
 
   it('stops web and clock when its terminal closes (SIGHUP)', async () => {
@@ -144,6 +180,53 @@ describe('the web command as one unit', () => {
     expect(await web.exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - started).toBeLessThan(5000);
     expect(processesWith('RUN_ID', run)).toEqual([]);
+    expectShutdownLines(web.output());
+  });
+
+  it('ends, non-zero and saying which, when the clock alone gets SIGTERM', async () => {
+    const { web, run } = await startTree();
+    const clock = processesWith('RUN_ID', run).find((p) => p.command.includes('schedule.js'));
+    process.kill(clock?.pid ?? 0, 'SIGTERM');
+    expect((await web.exited).code).toBe(1);
+    expect(web.output()).toMatch(
+      /"name":"supervise".*"msg":"clock exited with code 0, unasked: the dyno stopped, exiting 1"/,
+    );
+    expect(web.output()).toMatch(/"name":"web".*"msg":"stopped \(SIG\w+\): 0 pending/);
+    expect(processesWith('RUN_ID', run)).toEqual([]);
+  });
+
+  it('leaves no process running 2 s after the supervisor is SIGKILLed', async () => {
+    const { web, run } = await startTree();
+    web.child.kill('SIGKILL');
+    await eventually(
+      () => processesWith('RUN_ID', run).length === 0,
+      'no process of the run left after the SIGKILL of the supervisor',
+      2300,
+    );
+  });
+
+  it.each(['5000abc', '0', '65536'])(
+    'exits non-zero, naming PORT and starting nothing, when PORT is %s',
+    async (port) => {
+      const web = runCommand(procfileCommand('web'), { PORT: port });
+      expect((await web.exited).code).toBe(1);
+      expect(web.output()).toMatch(/invalid configuration:\n {2}- PORT: must be/);
+      expect(web.output()).not.toMatch(/web\.1|clock\.1/);
+    },
+  );
+
+  it.each([
+    ['a privileged one', privilegedFreePort],
+    ['the highest', () => Promise.resolve(65535)],
+  ])('listens on exactly the PORT it is given: %s', async (_, pick) => {
+    const port = await pick();
+    const { web } = await startTree({ PORT: String(port) });
+    try {
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect(web.output()).toMatch(new RegExp(`"name":"web".*"msg":"listening on port ${port}"`));
+    } finally {
+      await web.stop('SIGTERM');
+    }
   });
 
   it('ends, non-zero, when the clock process dies', async () => {
@@ -154,7 +237,7 @@ describe('the web command as one unit', () => {
     const exit = await web.exited;
     expect(exit.code).toBe(1);
     expect(web.output()).toMatch(/clock\.1 +Exited with exit code SIGKILL/);
-    expect(web.output()).toMatch(/a process of the dyno failed: exiting 1/);
+    expect(web.output()).toMatch(/"msg":"clock was killed by SIGKILL, unasked: the dyno stopped/);
     expect(processesWith('RUN_ID', run)).toEqual([]);
   });
 
@@ -172,7 +255,8 @@ describe('the web command as one unit', () => {
       expect(exit.code).toBe(1);
       expect(web.output()).toMatch(/"level":60,.*"name":"web"/);
       expect(web.output()).toMatch(/web process died: listen EADDRINUSE/);
-      expect(web.output()).toMatch(/a process of the dyno failed: exiting 1/);
+      expect(web.output()).toMatch(/web\.1 +Exited with exit code 1$/m);
+      expect(web.output()).toMatch(/"msg":"web exited with code 1, unasked: the dyno stopped/);
       expect(processesWith('RUN_ID', run)).toEqual([]);
     } finally {
       blocker.close();
@@ -193,6 +277,22 @@ describe('the web command as one unit', () => {
     expect(web.output()).not.toMatch(/\n\s+at /);
   });
 });
+
+/** A port below 1024 that nothing listens on now (binding one needs root, as in CI). */
+async function privilegedFreePort(): Promise<number> {
+  for (let port = 1023; port > 900; port -= 1) {
+    const server = createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '0.0.0.0', () => resolve(true));
+    });
+    if (bound) {
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    }
+  }
+  throw new Error('no port from 901 to 1023 could be bound');
+}
 
 // The fake hub itself is part of what the tests trust: a trigger it never answers must hang.
 it('the fake hub leaves a hanging trigger unanswered', async () => {

@@ -50,16 +50,39 @@ export function createSchedule(
   return run === undefined ? new Cron(pattern, options) : new Cron(pattern, options, run);
 }
 
-/** A short human description of the schedule, for logs and /status. */
+/**
+ * The schedule as `TRIGGER_SCHEDULE` would take it (a 5- or 6-field cron pattern) where one
+ * exists, in words otherwise; for logs and /status.
+ */
 export function describeSchedule(spec: ScheduleSpec, timezone: string): string {
+  const span = (startAt?: string, stopAt?: string) =>
+    (startAt === undefined ? '' : ` from ${startAt}`) +
+    (stopAt === undefined ? '' : ` until ${stopAt}`);
   switch (spec.kind) {
-    case 'cron':
-      return `cron '${spec.pattern}' (${timezone})`;
+    case 'cron': {
+      const pattern = spec.domAndDow ? shortPattern(spec.pattern) : spec.pattern;
+      const shown =
+        pattern === undefined
+          ? `APScheduler cron (second minute hour day month weekday year, all must match) '${spec.pattern}'`
+          : `cron '${pattern}'`;
+      return `${shown} (${timezone})${span(spec.startAt, spec.stopAt)}`;
+    }
     case 'interval':
-      return `every ${spec.seconds} s`;
+      return `every ${spec.seconds} s${span(spec.startAt, spec.stopAt)}`;
     case 'date':
       return `once at ${spec.runDate} (${timezone})`;
   }
+}
+
+/**
+ * A 7-field pattern (seconds first, year last, day AND weekday) as 5 or 6 fields, when it means
+ * the same there: any year, and day or weekday unrestricted (classic cron ORs them).
+ */
+function shortPattern(pattern: string): string | undefined {
+  const [second, minute, hour, day, month, weekday, year] = pattern.split(' ');
+  if (year !== '*' || (day !== '*' && weekday !== '*')) return undefined;
+  const fields = [minute, hour, day, month, weekday].join(' ');
+  return second === '0' ? fields : `${second} ${fields}`;
 }
 
 /** A 6-field pattern that fires every `seconds` (see isCronInterval) in step with `start`. */

@@ -59,7 +59,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   let running: Promise<void> | undefined;
 
   const apply = (decision: ReconcileDecision) => {
-    if (decision.kind === 'known' || decision.kind === 'old') {
+    if (decision.kind === 'known' || decision.kind === 'old' || decision.kind === 'recent') {
       log.debug({ tag: decision.tag, decision: decision.kind }, decision.why);
       return;
     }

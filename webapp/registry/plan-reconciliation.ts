@@ -26,6 +26,8 @@ export type ReconcileDecision =
   | { kind: 'known'; tag: string; pushedAt: number; why: string }
   /** older than the window: ignored */
   | { kind: 'old'; tag: string; pushedAt: number; why: string }
+  /** so recent that its webhook may still be on its way: looked at again next time */
+  | { kind: 'recent'; tag: string; pushedAt: number; why: string }
   /** as if its webhook had come: trigger next at dueAt (the caller sends at once when past) */
   | { kind: 'propagate'; tag: string; pushedAt: number; next: string; dueAt: number; why: string }
   /** after a restart, delay passed, the trigger may have been sent: next is awaited from since */
@@ -93,6 +95,15 @@ function decide(
 
   const dueAt = pushedAt + view.delay;
   if (pushedAt >= view.startedAt) {
+    // A webhook comes after the push it announces; waiting for it costs nothing before dueAt.
+    if (view.now < pushedAt + Math.min(view.delay, view.tolerance)) {
+      return {
+        kind: 'recent',
+        tag,
+        pushedAt,
+        why: `${shows}: its webhook may still be on its way, looking again next time`,
+      };
+    }
     return {
       kind: 'propagate',
       tag,

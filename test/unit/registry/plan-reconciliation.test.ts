@@ -109,6 +109,14 @@ describe('planReconciliation', () => {
     });
   });
 
+  it('leaves a push whose webhook may still be on its way for the next look', () => {
+    const pushedAt = NOW - 20 * S;
+    const [decision] = planReconciliation(view(), pushes({ init: pushedAt }));
+    expect(decision).toMatchObject({ kind: 'recent', tag: 'init' });
+    const [later] = planReconciliation(view({ now: NOW + 40 * S }), pushes({ init: pushedAt }));
+    expect(later).toMatchObject({ kind: 'propagate', dueAt: pushedAt + 5 * MIN });
+  });
+
   it('propagates at once (dueAt in the past) a dropped webhook found after the delay', () => {
     const pushedAt = NOW - 40 * MIN;
     const [decision] = planReconciliation(view(), pushes({ 'step-1': pushedAt }));
