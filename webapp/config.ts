@@ -15,6 +15,9 @@ import type { LogFormat, RetryPolicy, ScheduleSpec } from './types';
 const dockerHubName = (what: string) =>
   z.string().regex(/^[^\s/]+$/, `must be a Docker Hub ${what} name (no spaces or '/')`);
 
+/** The longest PROPAGATION_DELAY, in seconds: nothing the app queues is due later than this. */
+export const longestPropagationDelay = 86400;
+
 /**
  * The settings of this deployment. Edit a `default` here, or override each one with the
  * environment variable named beside it (on Heroku: `heroku config:set NAME=value`). Each build
@@ -71,7 +74,7 @@ export const settings = {
     env: 'PROPAGATION_DELAY',
     default: 100,
     fromEnv: asNumber,
-    schema: seconds(0, 86400),
+    schema: seconds(0, longestPropagationDelay),
   }),
   /** PORT: the web port (Heroku sets it) */
   port: setting({

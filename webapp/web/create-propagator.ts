@@ -11,6 +11,8 @@ export interface PropagatorDeps {
   tags: readonly string[];
   /** ms between a push and the next tag's trigger */
   delay: number;
+  /** the longest delay any configuration can set: a journal entry due later is damage */
+  longestDelay: number;
   log: Logger;
   trigger: (tag: string, signal: AbortSignal) => Promise<TriggerOutcome>;
   timers: Timers;
@@ -160,7 +162,25 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       watch(tag, false);
     },
     resume() {
-      const owed = journal.load().filter((entry) => positions.has(entry.tag));
+      const latest = timers.now() + deps.longestDelay;
+      const owed = journal.load().filter((entry) => {
+        const dueAt = new Date(entry.dueAt).toISOString();
+        if (!positions.has(entry.tag)) {
+          log.warn(
+            { tag: entry.tag, dueAt },
+            `dropped the pending trigger of ${entry.tag}: the tag is no longer in TAG_SEQUENCE`,
+          );
+          return false;
+        }
+        if (entry.dueAt > latest) {
+          log.error(
+            { tag: entry.tag, dueAt },
+            `dropped the pending trigger of ${entry.tag}: due at ${dueAt}, later than any delay allows (a damaged journal?)`,
+          );
+          return false;
+        }
+        return true;
+      });
       for (const entry of owed) {
         if (pending.has(entry.tag)) continue;
         if (entry.pushedAt !== undefined) seenPush.set(entry.after, entry.pushedAt);

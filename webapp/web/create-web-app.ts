@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { createSchedule } from '../clock/create-schedule';
-import type { Config } from '../config';
+import { longestPropagationDelay, type Config } from '../config';
 import type { Logger } from '../process/create-logger';
 import type { Timers, TriggerBuild } from '../types';
 import { buildServer } from './build-server';
@@ -33,6 +33,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
   const propagator = createPropagator({
     tags: config.tagSequence,
     delay: config.propagationDelay,
+    longestDelay: longestPropagationDelay * 1000,
     log: log.child({ unit: 'chain' }),
     trigger: deps.trigger,
     timers,
