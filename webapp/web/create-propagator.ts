@@ -117,6 +117,20 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     awaiting.delete(tag);
   };
 
+  // The tag was built anyway (a manual build, another system): its own trigger would build it,
+  // and every tag after it, twice. One that is being sent already cannot be taken back.
+  const satisfy = (tag: string) => {
+    const owed = pending.get(tag);
+    if (owed === undefined || owed.timer === undefined) return;
+    timers.clearTimeout(owed.timer);
+    pending.delete(tag);
+    persist();
+    log.info(
+      { tag, after: owed.after },
+      `${tag} was pushed before its pending trigger: dropped that trigger`,
+    );
+  };
+
   const onStall = (tag: string) => {
     const watched = awaiting.get(tag);
     if (watched === undefined) return;
@@ -142,6 +156,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       unwatch(tag);
       stalled.delete(tag);
       const repeated = pushedAt !== undefined && seenPush.get(tag) === pushedAt;
+      if (!repeated) satisfy(tag);
       if (pushedAt !== undefined) seenPush.set(tag, pushedAt);
       const next = tags[position + 1];
       if (next === undefined) return { kind: 'last', duplicate: repeated };
