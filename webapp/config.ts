@@ -228,9 +228,13 @@ export function envDefaults(): Record<string, string | undefined> {
 /**
  * Reads the settings above, overridden by `env`; `defaults` stands for an edit of this file.
  * Only the chosen build target's settings are read. Pure: throws one ConfigError that names
- * every bad variable, and never puts a secret's value in it.
+ * every bad variable, and never puts a secret's value in it. A schedule must fire after `now`.
  */
-export function loadConfig(env: Env = process.env, defaults: Partial<Settings> = {}): Config {
+export function loadConfig(
+  env: Env = process.env,
+  defaults: Partial<Settings> = {},
+  now: Date = new Date(),
+): Config {
   const core = readSettings(settings, env, 'webapp/config.ts', defaults);
   const problems = [...core.problems];
   const { values } = core;
@@ -252,7 +256,13 @@ export function loadConfig(env: Env = process.env, defaults: Partial<Settings> =
         }
       }
       // A bad time zone is reported on its own; check the pattern itself in UTC then.
-      createSchedule(schedule, timezone !== undefined && isTimeZone(timezone) ? timezone : 'UTC');
+      const zone = timezone !== undefined && isTimeZone(timezone) ? timezone : 'UTC';
+      if (createSchedule(schedule, zone, undefined, now).nextRun(now) === null) {
+        schedule = undefined;
+        problems.push(
+          `${where}: never fires after ${now.toISOString()} (a date that does not exist, such as 30 February, or one in the past)`,
+        );
+      }
     } catch (err) {
       schedule = undefined;
       problems.push(`${where}: ${scheduleProblem(err)}`);

@@ -6,7 +6,7 @@ import { captureLogs } from '../../helpers/logs';
 
 const from = new Date('2026-11-26T10:00:00Z'); // a Thursday
 const runs = (trigger: ApsTrigger | string, count = 3, timezone = 'UTC') => {
-  const config = loadConfig({ TRIGGER_TIMEZONE: timezone }, { triggerScheduling: trigger });
+  const config = loadConfig({ TRIGGER_TIMEZONE: timezone }, { triggerScheduling: trigger }, from);
   return createSchedule(config.schedule, config.timezone, undefined, from)
     .nextRuns(count, from)
     .map((date) => date.toISOString());
