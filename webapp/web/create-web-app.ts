@@ -15,6 +15,8 @@ export interface WebAppDeps {
   timers: Timers;
   journal: Journal;
   version: string;
+  /** ms a whole request may take (the server's default when left out) */
+  requestTimeout?: number;
 }
 
 export interface WebApp {
@@ -50,6 +52,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     propagator,
     nextKickoff: () => kickoffs.nextRun(new Date(timers.now())),
     version: deps.version,
+    ...(deps.requestTimeout === undefined ? {} : { requestTimeout: deps.requestTimeout }),
   });
   return {
     server,
