@@ -38,13 +38,15 @@ describe('a request whose body never ends', () => {
       await response.body.dump();
       expect(Date.now() - started).toBeLessThan(timeout / 2);
 
-      const deadline = new Promise<never>((_resolve, reject) =>
-        setTimeout(
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(
           () => reject(new Error('waited 10 s for the trickling connections to be closed')),
           10_000,
-        ),
-      );
+        );
+      });
       const closedAt = await Promise.race([Promise.all(slow.map((s) => s.ended)), deadline]);
+      clearTimeout(timer);
       slow.forEach((s, index) => {
         const lasted = (closedAt[index] as number) - s.opened;
         // never early; late by at most Node's check interval and a busy machine's second
