@@ -16,6 +16,9 @@ import type { LogFormat, RetryPolicy, ScheduleSpec } from './types';
 const dockerHubName = (what: string) =>
   z.string().regex(/^[^\s/]+$/, `must be a Docker Hub ${what} name (no spaces or '/')`);
 
+/** The longest PROPAGATION_DELAY, in seconds: nothing the app queues is due later than this. */
+export const longestPropagationDelay = 86400;
+
 /**
  * The settings of this deployment. Edit a `default` here, or override each one with the
  * environment variable named beside it (on Heroku: `heroku config:set NAME=value`). Each build
@@ -72,7 +75,7 @@ export const settings = {
     env: 'PROPAGATION_DELAY',
     default: 100,
     fromEnv: asNumber,
-    schema: seconds(0, 86400),
+    schema: seconds(0, longestPropagationDelay),
   }),
   /** PORT: the web port (Heroku sets it) */
   port: setting({
@@ -287,9 +290,13 @@ export function envDefaults(): Record<string, string | undefined> {
 /**
  * Reads the settings above, overridden by `env`; `defaults` stands for an edit of this file.
  * Only the chosen build target's settings are read. Pure: throws one ConfigError that names
- * every bad variable, and never puts a secret's value in it.
+ * every bad variable, and never puts a secret's value in it. A schedule must fire after `now`.
  */
-export function loadConfig(env: Env = process.env, defaults: Partial<Settings> = {}): Config {
+export function loadConfig(
+  env: Env = process.env,
+  defaults: Partial<Settings> = {},
+  now: Date = new Date(),
+): Config {
   const core = readSettings(settings, env, 'webapp/config.ts', defaults);
   const problems = [...core.problems];
   const { values } = core;
@@ -311,7 +318,13 @@ export function loadConfig(env: Env = process.env, defaults: Partial<Settings> =
         }
       }
       // A bad time zone is reported on its own; check the pattern itself in UTC then.
-      createSchedule(schedule, timezone !== undefined && isTimeZone(timezone) ? timezone : 'UTC');
+      const zone = timezone !== undefined && isTimeZone(timezone) ? timezone : 'UTC';
+      if (createSchedule(schedule, zone, undefined, now).nextRun(now) === null) {
+        schedule = undefined;
+        problems.push(
+          `${where}: never fires after ${now.toISOString()} (a date that does not exist, such as 30 February, or one in the past)`,
+        );
+      }
     } catch (err) {
       schedule = undefined;
       problems.push(`${where}: ${scheduleProblem(err)}`);

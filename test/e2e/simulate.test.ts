@@ -82,6 +82,23 @@ describe('npm run trigger', () => {
     );
     expect(stdout).not.toContain('cli-secret');
   });
+
+  it.each([
+    ['user info', 'http://cli-user:cli-pass@127.0.0.1:9/hook/', 'http://***:***@127.0.0.1:9/***/'],
+    [
+      'a token in the query',
+      'http://127.0.0.1:9/build?token=cli-query-secret&ref=main',
+      'http://127.0.0.1:9/***?token=***&ref=***',
+    ],
+  ])('never shows a trigger URL with %s, in its output or its logs', (_shape, url, shown) => {
+    const { code, stdout } = trigger(['init'], {
+      DOCKERHUB_TRIGGER_URL: url,
+      TRIGGER_RETRY_GIVE_UP: '0',
+    });
+    expect(code).toBe(1);
+    expect(stdout).toContain(`failed to trigger init at ${shown}: ECONNREFUSED`);
+    expect(stdout).not.toMatch(/cli-user|cli-pass|cli-query-secret/);
+  });
 });
 
 describe('log format', () => {

@@ -50,6 +50,7 @@ export const flush = () => new Promise<void>((resolve) => setImmediate(resolve))
 export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal>>(
   env: Record<string, string> = {},
   journal: J = memoryJournal() as unknown as J,
+  server: { requestTimeout?: number } = {},
 ) {
   const config = loadConfig({ PROPAGATION_DELAY: '100', DOCKERHUB_TRIGGER_TOKEN: 'tok', ...env });
   const logs = captureLogs('web');
@@ -70,6 +71,7 @@ export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal
     journal,
     dispatcher: registry,
     version: '9.9.9',
+    ...server,
   });
   const app = web.server;
   return {

@@ -132,6 +132,11 @@ describe('loadConfig', () => {
     ['TRIGGER_SCHEDULE', 'every day'],
     ['TRIGGER_SCHEDULE', '0 0 0 * * * 2027'],
     ['PROPAGATION_DELAY', 'soon'],
+    ['PROPAGATION_DELAY', '0x10'],
+    ['PROPAGATION_DELAY', '0b101'],
+    ['PROPAGATION_DELAY', '0o7'],
+    ['PROPAGATION_DELAY', 'Infinity'],
+    ['PORT', '0x1f90'],
     ['PORT', '0'],
     ['PORT', '80.5'],
     ['DOCKERHUB_URL', 'ftp://hub.example'],
@@ -142,6 +147,32 @@ describe('loadConfig', () => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it('reads decimal numbers, whole or not', () => {
+    expect(loadConfig({ PROPAGATION_DELAY: ' 2.5 ', PORT: '08080' })).toMatchObject({
+      propagationDelay: 2500,
+      port: 8080,
+    });
+  });
+
+  it.each<[string, Record<string, string>, Parameters<typeof loadConfig>[1]]>([
+    ['30 February', { TRIGGER_SCHEDULE: '0 0 30 2 *' }, {}],
+    [
+      'a date in the past',
+      {},
+      { triggerScheduling: { trigger: 'date', run_date: '2026-01-01T00:00:00' } },
+    ],
+    [
+      'an end date in the past',
+      {},
+      { triggerScheduling: { trigger: 'cron', hour: 3, end_date: '2026-11-01T00:00:00Z' } },
+    ],
+  ])('refuses a schedule that can never fire: %s', (_name, env, defaults) => {
+    const now = new Date('2026-11-26T10:00:00Z');
+    expect(() => loadConfig(env, defaults, now)).toThrow(
+      /TRIGGER_SCHEDULE.*: never fires after 2026-11-26T10:00:00.000Z/,
+    );
   });
 
   it('never puts a secret in its message', () => {

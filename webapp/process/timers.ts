@@ -1,8 +1,22 @@
 import type { Timers } from '../types';
 
-/** The real clock: Date.now and the process's timers. */
+// Node runs a timer of more than 2^31 - 1 ms after 1 ms instead (TimeoutOverflowWarning):
+// https://nodejs.org/api/timers.html#settimeoutcallback-delay-args
+const longestTimeout = 2 ** 31 - 1;
+
+/** The real clock: Date.now and the process's timers, a long wait taken in steps. */
 export const realTimers: Timers = {
   now: () => Date.now(),
-  setTimeout: (run, ms) => setTimeout(run, Math.max(0, ms)),
-  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+  setTimeout: (run, ms) => {
+    const handle: { timer?: NodeJS.Timeout } = {};
+    const wait = (left: number) => {
+      handle.timer =
+        left > longestTimeout
+          ? setTimeout(() => wait(left - longestTimeout), longestTimeout)
+          : setTimeout(run, Math.max(0, left));
+    };
+    wait(ms);
+    return handle;
+  },
+  clearTimeout: (handle) => clearTimeout((handle as { timer?: NodeJS.Timeout }).timer),
 };

@@ -3,7 +3,9 @@ import { z } from 'zod';
 // What the settings' values may be, and how their variables' text is read.
 
 export const asList = (value: string) => value.split(',').map((item) => item.trim());
-export const asNumber = (value: string) => (value.trim() === '' ? Number.NaN : Number(value));
+// Decimal only: Number() also reads '0x10', '0b101', '0o7' and 'Infinity'.
+export const asNumber = (value: string) =>
+  /^[+-]?(\d+\.?\d*|\.\d+)$/.test(value.trim()) ? Number(value) : Number.NaN;
 export const asFlag = (value: string) =>
   /^(1|true|yes|on)$/i.test(value) ? true : /^(0|false|no|off)$/i.test(value) ? false : value;
 

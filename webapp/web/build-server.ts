@@ -1,5 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { Config } from '../config';
 import type { Logger } from '../process/create-logger';
 import type { Decision, Propagator } from './create-propagator';
@@ -11,7 +16,12 @@ export interface ServerDeps {
   propagator: Propagator;
   /** what GET /status answers: never a secret */
   status: () => Record<string, unknown>;
+  /** ms a whole request may take, body included, before it is answered 408 and closed */
+  requestTimeout?: number;
 }
+
+/** Docker Hub sends a few KiB at once; a request still arriving after this is not a delivery. */
+const defaultRequestTimeout = 20_000;
 
 // Compiled once by fastify into a serializer, faster than JSON.stringify per answer.
 const successSchema = {
@@ -66,6 +76,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const secretDigest =
     config.webhookSecret === undefined ? undefined : digest(config.webhookSecret);
 
+  const requestTimeout = deps.requestTimeout ?? defaultRequestTimeout;
   const app = Fastify({
     // No logger for fastify: its per-request child loggers cost a quarter of the throughput,
     // and the handlers below write the one line per delivery themselves.
@@ -74,9 +85,26 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     forceCloseConnections: true,
+    // Node checks for requests past their time every connectionsCheckingInterval (30 s unless
+    // told): https://nodejs.org/api/http.html#httpcreateserveroptions-requestlistener
+    requestTimeout,
+    http: {
+      requestTimeout,
+      headersTimeout: requestTimeout,
+      connectionsCheckingInterval: Math.min(1000, requestTimeout),
+    },
   });
   // Only JSON is a delivery; anything else is a 415, not a string handed to the validator.
   app.removeContentTypeParser('text/plain');
+  // fastify's own JSON parser calls a __proto__ key "not valid JSON": this one says what it is.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    try {
+      done(null, parseJson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
 
   const reject = (reply: FastifyReply, status: number, description: string) => {
     log.warn({ status, reason: description }, 'delivery rejected');
@@ -104,16 +132,23 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.post(route, {
     // Checked before the body is read: a request without the secret costs nothing more.
-    onRequest:
-      secretDigest === undefined
+    onRequest: [
+      ...(secretDigest === undefined
         ? []
-        : async (request, reply) => {
-            const token = (request.query as Record<string, unknown>).token;
-            if (typeof token !== 'string' || !timingSafeEqual(digest(token), secretDigest)) {
-              return reject(reply, 403, 'the token query parameter is missing or wrong');
-            }
-            return undefined;
-          },
+        : [
+            async (request: FastifyRequest, reply: FastifyReply) => {
+              const token = (request.query as Record<string, unknown>).token;
+              if (typeof token !== 'string' || !timingSafeEqual(digest(token), secretDigest)) {
+                return reject(reply, 403, 'the token query parameter is missing or wrong');
+              }
+              return undefined;
+            },
+          ]),
+      async (request: FastifyRequest, reply: FastifyReply) => {
+        const problem = encodingProblem(request);
+        return problem === undefined ? undefined : reject(reply, 415, problem);
+      },
+    ],
     schema: { response: { 200: successSchema } },
     handler: async (request, reply) => {
       const parsed = parse(request.body);
@@ -172,6 +207,43 @@ function describeDecision(tag: string, decision: Decision, delay: number): strin
     case 'queued':
       return `${tag} pushed: ${decision.next} will be triggered in ${delay / 1000} s`;
   }
+}
+
+const badBody = (description: string) => Object.assign(new Error(description), { statusCode: 400 });
+
+/** JSON.parse, refusing the keys that could alter objects' prototypes once merged. */
+function parseJson(text: string): unknown {
+  if (text.length === 0) throw badBody('the body is empty');
+  try {
+    return JSON.parse(text, (key, value: unknown) => {
+      if (key === '__proto__') throw badBody('the body has a __proto__ key, which is refused');
+      if (key === 'constructor' && typeof value === 'object' && value !== null) {
+        if (Object.hasOwn(value, 'prototype')) {
+          throw badBody('the body has a constructor.prototype key, which is refused');
+        }
+      }
+      return value;
+    });
+  } catch (err) {
+    if (err instanceof Error && 'statusCode' in err) throw err;
+    // JSON.parse's message quotes the body; a RangeError means nesting too deep for the stack.
+    throw badBody(
+      err instanceof RangeError ? 'the body is nested too deeply' : 'the body is not valid JSON',
+    );
+  }
+}
+
+/** Why the body cannot be read as it is sent, if it cannot: only plain UTF-8 JSON is parsed. */
+function encodingProblem(request: FastifyRequest): string | undefined {
+  const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+  if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    return 'the body must not be compressed or encoded (content-encoding)';
+  }
+  const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(request.headers['content-type'] ?? '');
+  if (charset !== null && !/^utf-?8$/i.test(charset[1] ?? '')) {
+    return 'the body must be JSON in UTF-8 (content-type: application/json; charset=utf-8)';
+  }
+  return undefined;
 }
 
 function withoutQuery(url: string): string {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../process/create-logger';
@@ -18,10 +18,13 @@ export interface Journal {
   save(pending: readonly PendingTrigger[]): void;
 }
 
+// The range of a JavaScript Date: a time outside it cannot be scheduled, logged or shown.
+const latestDate = 8.64e15;
+
 const entries = z.array(
   z.object({
     tag: z.string(),
-    dueAt: z.number(),
+    dueAt: z.number().refine((ms) => Math.abs(ms) <= latestDate),
     after: z.string(),
     pushedAt: z.string().optional(),
   }),
@@ -71,6 +74,11 @@ export function createJournal(path: string, log: Logger): Journal {
         writeFileSync(temp, JSON.stringify(pending));
         renameSync(temp, path);
       } catch (err) {
+        try {
+          rmSync(temp, { force: true });
+        } catch {
+          // nothing was left behind to remove, or it cannot be: the error below says why
+        }
         log.error({ err, path }, 'cannot write the journal of pending triggers');
       }
     },

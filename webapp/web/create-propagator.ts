@@ -11,6 +11,8 @@ export interface PropagatorDeps {
   tags: readonly string[];
   /** ms between a push and the next tag's trigger */
   delay: number;
+  /** the longest delay any configuration can set: a journal entry due later is damage */
+  longestDelay: number;
   log: Logger;
   trigger: (tag: string, signal: AbortSignal) => Promise<TriggerOutcome>;
   timers: Timers;
@@ -152,6 +154,20 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     awaiting.delete(tag);
   };
 
+  // The tag was built anyway (a manual build, another system): its own trigger would build it,
+  // and every tag after it, twice. One that is being sent already cannot be taken back.
+  const satisfy = (tag: string) => {
+    const owed = pending.get(tag);
+    if (owed === undefined || owed.timer === undefined) return;
+    timers.clearTimeout(owed.timer);
+    pending.delete(tag);
+    persist();
+    log.info(
+      { tag, after: owed.after },
+      `${tag} was pushed before its pending trigger: dropped that trigger`,
+    );
+  };
+
   const onStall = (tag: string) => {
     const watched = awaiting.get(tag);
     if (watched === undefined) return;
@@ -183,6 +199,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         fromRegistry !== undefined &&
         Math.abs(pushedMs - fromRegistry) <= samePush;
       const repeated = known || (pushedAt !== undefined && seenPush.get(tag) === pushedAt);
+      if (!repeated) satisfy(tag);
       if (pushedAt !== undefined) seenPush.set(tag, pushedAt);
       const next = tags[position + 1];
       if (next === undefined) return { kind: 'last', duplicate: repeated };
@@ -222,7 +239,25 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       };
     },
     resume() {
-      const owed = journal.load().filter((entry) => positions.has(entry.tag));
+      const latest = timers.now() + deps.longestDelay;
+      const owed = journal.load().filter((entry) => {
+        const dueAt = new Date(entry.dueAt).toISOString();
+        if (!positions.has(entry.tag)) {
+          log.warn(
+            { tag: entry.tag, dueAt },
+            `dropped the pending trigger of ${entry.tag}: the tag is no longer in TAG_SEQUENCE`,
+          );
+          return false;
+        }
+        if (entry.dueAt > latest) {
+          log.error(
+            { tag: entry.tag, dueAt },
+            `dropped the pending trigger of ${entry.tag}: due at ${dueAt}, later than any delay allows (a damaged journal?)`,
+          );
+          return false;
+        }
+        return true;
+      });
       for (const entry of owed) {
         if (pending.has(entry.tag)) continue;
         if (entry.pushedAt !== undefined) seenPush.set(entry.after, entry.pushedAt);

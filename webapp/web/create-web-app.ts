@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { createSchedule } from '../clock/create-schedule';
-import type { Config } from '../config';
+import { longestPropagationDelay, type Config } from '../config';
 import type { Logger } from '../process/create-logger';
 import { startPolling } from '../process/start-polling';
 import { createHubApi } from '../registry/create-hub-api';
@@ -22,6 +22,8 @@ export interface WebAppDeps {
   /** the connection pool for Docker Hub's API */
   dispatcher: Dispatcher;
   version: string;
+  /** ms a whole request may take (the server's default when left out) */
+  requestTimeout?: number;
 }
 
 export interface WebApp {
@@ -44,6 +46,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
   const propagator = createPropagator({
     tags: config.tagSequence,
     delay: config.propagationDelay,
+    longestDelay: longestPropagationDelay * 1000,
     log: log.child({ unit: 'chain' }),
     trigger: deps.trigger,
     timers,
@@ -128,7 +131,13 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     };
   };
 
-  const server = buildServer({ config, log, propagator, status });
+  const server = buildServer({
+    config,
+    log,
+    propagator,
+    status,
+    ...(deps.requestTimeout === undefined ? {} : { requestTimeout: deps.requestTimeout }),
+  });
   return {
     server,
     propagator,

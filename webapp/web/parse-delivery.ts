@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { maskUrl } from '../builds/mask-url';
 
 /** A Docker Hub push webhook that is ours and names a tag of the sequence. */
 export interface Delivery {
@@ -53,6 +54,7 @@ export function createDeliveryParser(rules: DeliveryRules): (body: unknown) => P
     `^${escapeRegExp(rules.hubUrl)}/u/${escapeRegExp(rules.userName)}/${escapeRegExp(rules.repoName)}/hook/[0-9A-Za-z]{1,128}/$`,
   );
   const positions = new Map(rules.tagSequence.map((tag, index) => [tag, index]));
+  const hub = maskUrl(rules.hubUrl).shown;
   return (body) => {
     const result = payload.safeParse(body);
     if (!result.success) {
@@ -67,7 +69,7 @@ export function createDeliveryParser(rules: DeliveryRules): (body: unknown) => P
       return {
         ok: false,
         status: 403,
-        description: `callback_url is not a webhook of ${repoName} on ${rules.hubUrl}`,
+        description: `callback_url is not a webhook of ${repoName} on ${hub}`,
       };
     }
     if (repository?.repo_name != null && repository.repo_name !== repoName) {

@@ -81,6 +81,29 @@ describe('triggerTag on Docker Hub', () => {
     expect(logs.text()).toContain('/trigger/***/call/');
   });
 
+  it.each([
+    [
+      'user info',
+      'https://hub-user:url-secret@proxy.example/build/',
+      'https://***:***@proxy.example/***/',
+    ],
+    [
+      'a token in the query',
+      'https://proxy.example/build?token=url-secret',
+      'https://proxy.example/***?token=***',
+    ],
+  ])('never logs a DOCKERHUB_TRIGGER_URL with %s, in any attempt', async (_shape, url, shown) => {
+    const { agent, logs, deps } = setup({ DOCKERHUB_TRIGGER_URL: url });
+    const pool = agent.get('https://proxy.example');
+    pool.intercept({ method: 'POST', path: /build/ }).replyWithError(new Error(`refused ${url}`));
+    pool.intercept({ method: 'POST', path: /build/ }).reply(500, 'url-secret');
+    pool.intercept({ method: 'POST', path: /build/ }).reply(401, {});
+    const outcome = await triggerTag('init', deps);
+    expect(outcome).toMatchObject({ ok: false, attempts: 3 });
+    expect(logs.entries().map((line) => line.target)).toEqual([shown, shown, shown]);
+    expect(`${logs.text()}${JSON.stringify(outcome)}`).not.toMatch(/url-secret|hub-user/);
+  });
+
   it('logs a dry run and sends nothing without a token', async () => {
     const { agent, logs, deps } = setup();
     const outcome = await triggerTag('init', { ...deps, dryRun: true });

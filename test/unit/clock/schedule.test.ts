@@ -6,7 +6,7 @@ import { captureLogs } from '../../helpers/logs';
 
 const from = new Date('2026-11-26T10:00:00Z'); // a Thursday
 const runs = (trigger: ApsTrigger | string, count = 3, timezone = 'UTC') => {
-  const config = loadConfig({ TRIGGER_TIMEZONE: timezone }, { triggerScheduling: trigger });
+  const config = loadConfig({ TRIGGER_TIMEZONE: timezone }, { triggerScheduling: trigger }, from);
   return createSchedule(config.schedule, config.timezone, undefined, from)
     .nextRuns(count, from)
     .map((date) => date.toISOString());
@@ -135,6 +135,46 @@ describe('the schedule', () => {
         ),
       );
     });
+  });
+});
+
+describe('a daily kick-off across daylight-saving changes (Europe/Berlin)', () => {
+  const daily = (trigger: ApsTrigger | string, after: string, count = 2) => {
+    const now = new Date(after);
+    const config = loadConfig(
+      { TRIGGER_TIMEZONE: 'Europe/Berlin' },
+      { triggerScheduling: trigger },
+      now,
+    );
+    return createSchedule(config.schedule, config.timezone, undefined, now)
+      .nextRuns(count, now)
+      .map((date) => date.toISOString());
+  };
+  const forms: [string, ApsTrigger | string][] = [
+    ['a cron pattern', '30 2 * * *'],
+    ['an APScheduler trigger', { trigger: 'cron', hour: 2, minute: 30 }],
+  ];
+
+  it.each(forms)('%s runs at 03:00 when 02:30 is skipped (2027-03-28)', (_form, trigger) => {
+    expect(daily(trigger, '2027-03-27T12:00:00Z')).toEqual([
+      '2027-03-28T01:00:00.000Z', // 03:00 CEST, as soon as the clocks have jumped
+      '2027-03-29T00:30:00.000Z',
+    ]);
+  });
+
+  it.each(forms)('%s runs once when 02:30 occurs twice (2027-10-31)', (_form, trigger) => {
+    expect(daily(trigger, '2027-10-30T12:00:00Z')).toEqual([
+      '2027-10-31T00:30:00.000Z', // 02:30 CEST, the first of the two
+      '2027-11-01T01:30:00.000Z',
+    ]);
+  });
+
+  it('runs a list of times of day once each when one of them occurs twice', () => {
+    expect(daily('30 2,14 * * *', '2027-10-30T20:00:00Z', 3)).toEqual([
+      '2027-10-31T00:30:00.000Z',
+      '2027-10-31T13:30:00.000Z',
+      '2027-11-01T01:30:00.000Z',
+    ]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createJournal } from '../../../webapp/web/create-journal';
@@ -69,6 +69,73 @@ describe('the journal of pending triggers', () => {
     writeFileSync(path, '[{"tag": 1}]');
     expect(createJournal(path, captureLogs().log).load()).toEqual([]);
     expect(readdirSync(folder)[0]).toMatch(/corrupt/);
+  });
+
+  it.each([1e300, -1e300, 8.65e15])(
+    'moves a journal with an entry due at %d (no date) aside, and starts',
+    async (dueAt) => {
+      const folder = dir();
+      const path = join(folder, 'pending.json');
+      writeFileSync(path, JSON.stringify([{ tag: 'step-1', after: 'init', dueAt }]));
+      const t = buildTestApp({}, createJournal(path, captureLogs().log));
+      expect(t.propagator.resume()).toBe(0);
+      t.timers.advance(0);
+      expect(t.triggered).toEqual([]);
+      expect((await t.app.inject('/status')).json()).toMatchObject({ pending: [] });
+      expect(readdirSync(folder).sort()).toEqual([
+        'pending.json',
+        expect.stringMatching(/^pending\.json\.corrupt-\d+$/),
+      ]);
+      // the next start finds the journal that was written anew, not the damaged one
+      expect(buildTestApp({}, createJournal(path, captureLogs().log)).propagator.resume()).toBe(0);
+    },
+  );
+
+  it('drops an entry due later than any delay allows, rather than firing it', () => {
+    const start = Date.UTC(2026, 10, 26, 12);
+    const journal = memoryJournal([
+      { tag: 'step-1', after: 'init', dueAt: start + 30 * 86400_000 },
+      { tag: 'step-3', after: 'step-2', dueAt: start + 86400_000 },
+    ]);
+    const t = buildTestApp({}, journal);
+    expect(t.propagator.resume()).toBe(1);
+    t.timers.advance(86400_000 - 1);
+    expect(t.triggered).toEqual([]);
+    t.timers.advance(60 * 86400_000);
+    expect(t.triggered).toEqual(['step-3']);
+    expect(t.logs.entries()).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        tag: 'step-1',
+        msg: expect.stringMatching(/dropped the pending trigger of step-1: due at 2026-12-26T/),
+      }),
+    );
+  });
+
+  it('says why it drops an entry for a tag no longer in the sequence', () => {
+    const journal = memoryJournal([{ tag: 'retired', after: 'init', dueAt: Date.now() }]);
+    const t = buildTestApp({}, journal);
+    expect(t.propagator.resume()).toBe(0);
+    expect(t.logs.entries()).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        tag: 'retired',
+        msg: 'dropped the pending trigger of retired: the tag is no longer in TAG_SEQUENCE',
+      }),
+    );
+    expect(journal.load()).toEqual([]);
+  });
+
+  it('leaves no temporary file behind when STATE_FILE is a directory', () => {
+    const folder = dir();
+    const path = join(folder, 'pending.json');
+    mkdirSync(path);
+    const logs = captureLogs();
+    createJournal(path, logs.log).save([{ tag: 'a', after: 'b', dueAt: 1 }]);
+    expect(readdirSync(folder)).toEqual(['pending.json']);
+    expect(logs.entries()).toEqual([
+      expect.objectContaining({ level: 50, msg: 'cannot write the journal of pending triggers' }),
+    ]);
   });
 
   it('logs an unwritable journal and goes on', () => {

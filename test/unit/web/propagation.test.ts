@@ -30,6 +30,31 @@ describe('POST /propagate', () => {
     expect(t.triggered).toEqual([]);
   });
 
+  it('drops the pending trigger of a tag that is pushed meanwhile, and propagates from that push', async () => {
+    const t = buildTestApp();
+    await t.post(delivery('init'));
+    t.timers.advance(40_000);
+    // step-1 built by hand while its own trigger waits out its delay
+    const response = await t.post(
+      delivery('step-1', { push_data: { tag: 'step-1', pushed_at: 7 } }),
+    );
+    expect(response.json()).toMatchObject({ prev_tag: 'step-1', next_tag: 'step-2' });
+    expect(t.logs.entries()).toContainEqual(
+      expect.objectContaining({
+        level: 30,
+        tag: 'step-1',
+        msg: 'step-1 was pushed before its pending trigger: dropped that trigger',
+      }),
+    );
+    expect((await t.app.inject('/status')).json().pending).toEqual([
+      expect.objectContaining({ tag: 'step-2', after: 'step-1' }),
+    ]);
+    t.timers.advance(1_000_000);
+    expect(t.triggered).toEqual(['step-2']);
+    await flush();
+    expect(t.journal.load()).toEqual([]);
+  });
+
   it('follows the configured route and sequence', async () => {
     const t = buildTestApp({
       PROPAGATION_ROUTE: '/hub',

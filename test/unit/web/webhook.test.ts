@@ -157,16 +157,30 @@ const badDeliveries: Case[] = [
     `{"__proto__": {"polluted": true}, "push_data": {"tag": "init"}, "callback_url": "${hook()}"}`,
     'application/json',
     400,
-    /./,
+    /has a (__proto__|constructor.prototype) key, which is refused/,
   ],
   [
     'a constructor.prototype key',
     `{"constructor": {"prototype": {"polluted": true}}, "push_data": {"tag": "init"}, "callback_url": "${hook()}"}`,
     'application/json',
     400,
-    /./,
+    /has a (__proto__|constructor.prototype) key, which is refused/,
   ],
   ['JSON nested 20,000 levels deep', deep(20_000), 'application/json', 400, /./],
+  [
+    'a body in UTF-16',
+    JSON.stringify(delivery('init')),
+    'application/json; charset=utf-16',
+    415,
+    /must be JSON in UTF-8/,
+  ],
+  [
+    'a body in Latin-1',
+    JSON.stringify(delivery('init')),
+    'application/json;charset="ISO-8859-1"',
+    415,
+    /must be JSON in UTF-8/,
+  ],
   [
     'a body over 64 KiB',
     JSON.stringify(delivery('init', { padding: 'x'.repeat(70_000) })),
@@ -197,6 +211,41 @@ describe('the webhook rejects bad input', () => {
     expect(warnings).toEqual([expect.objectContaining({ status, msg: 'delivery rejected' })]);
     expect(t.logs.text()).not.toContain('x'.repeat(100));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it.each(['gzip', 'deflate', 'br'])(
+    'answers a body with content-encoding %s with 415',
+    async (coding) => {
+      const t = buildTestApp();
+      const response = await t.app.inject({
+        method: 'POST',
+        url: '/propagate',
+        headers: { 'content-type': 'application/json', 'content-encoding': coding },
+        payload: JSON.stringify(delivery('init')),
+      });
+      expect(response.statusCode).toBe(415);
+      expect(response.json()).toEqual({
+        state: 'error',
+        description: 'the body must not be compressed or encoded (content-encoding)',
+      });
+      t.timers.advance(10_000_000);
+      expect(t.triggered).toEqual([]);
+    },
+  );
+
+  it.each([
+    'application/json; charset=utf-8',
+    'application/json; charset="UTF-8"',
+    'application/json',
+  ])('takes a body sent as %s', async (type) => {
+    const t = buildTestApp();
+    const response = await t.app.inject({
+      method: 'POST',
+      url: '/propagate',
+      headers: { 'content-type': type, 'content-encoding': 'identity' },
+      payload: JSON.stringify(delivery('init')),
+    });
+    expect(response.statusCode).toBe(200);
   });
 
   it('takes regex metacharacters in user and repository names literally', async () => {

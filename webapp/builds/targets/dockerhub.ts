@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { setting } from '../../settings/read-settings';
 import { httpUrl, optionalToken } from '../../settings/schemas';
-import { redact } from '../redact';
+import { maskUrl } from '../mask-url';
 import { readAnswer, type AnswerRules, type TargetDefinition } from './build-target';
 
 type DockerHubBody = 'docker_tag' | 'source_tag' | 'source_branch';
@@ -47,10 +47,9 @@ export const dockerhubTarget: TargetDefinition<typeof settings> = {
   canSend: (values) => values.token !== undefined || values.url !== undefined,
   create(values, { hubUrl, userName, repoName }) {
     const token = values.token ?? '';
-    const urlWith = (secret: string) =>
+    const url =
       values.url ??
-      `${hubUrl}/u/${encodeURIComponent(userName)}/${encodeURIComponent(repoName)}/trigger/${encodeURIComponent(secret)}/`;
-    const url = urlWith(token);
+      `${hubUrl}/u/${encodeURIComponent(userName)}/${encodeURIComponent(repoName)}/trigger/${encodeURIComponent(token === '' ? '***' : token)}/`;
     const wrongToken = `the trigger token is wrong or was regenerated, or ${userName}/${repoName} is not the repository (check DOCKERHUB_TRIGGER_TOKEN, DOCKERHUB_USER, DOCKERHUB_REPO)`;
     const answers: AnswerRules = {
       service: 'Docker Hub',
@@ -58,12 +57,14 @@ export const dockerhubTarget: TargetDefinition<typeof settings> = {
       causes: { 401: wrongToken, 403: wrongToken, 404: wrongToken },
       otherwise: 'Docker Hub refused the trigger',
     };
-    const secrets = [token, encodeURIComponent(token), ...urlSecrets(values.url)].filter(
+    // A full trigger URL may carry its token anywhere; the built one has it after /trigger/.
+    const masked = maskUrl(url, values.url !== undefined);
+    const secrets = [token, encodeURIComponent(token), ...masked.secrets].filter(
       (secret) => secret.length > 0,
     );
     return {
       name: 'dockerhub',
-      where: redact(urlWith(token === '' ? '***' : token), secrets),
+      where: masked.shown,
       secrets,
       request: (tag) => ({
         url,
@@ -74,13 +75,3 @@ export const dockerhubTarget: TargetDefinition<typeof settings> = {
     };
   },
 };
-
-/** The token of a full trigger URL, wherever it sits: its path segments and query. */
-function urlSecrets(triggerUrl: string | undefined): string[] {
-  if (triggerUrl === undefined) return [];
-  const parsed = new URL(triggerUrl);
-  const token = /\/trigger\/([^/]+)/.exec(parsed.pathname)?.[1];
-  return token !== undefined
-    ? [token, decodeURIComponent(token)]
-    : [parsed.pathname + parsed.search];
-}

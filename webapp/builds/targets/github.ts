@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { setting } from '../../settings/read-settings';
 import { gitRef, httpUrl, optionalToken } from '../../settings/schemas';
+import { maskUrl } from '../mask-url';
 import { readAnswer, type AnswerRules, type TargetDefinition } from './build-target';
 
 const settings = {
@@ -44,6 +45,7 @@ export const githubTarget: TargetDefinition<typeof settings> = {
     const workflow = values.workflow ?? '';
     const token = values.token ?? '';
     const url = `${values.apiUrl.replace(/\/+$/, '')}/repos/${repository}/actions/workflows/${encodeURIComponent(workflow)}/dispatches`;
+    const masked = maskUrl(url);
     const answers: AnswerRules = {
       service: 'GitHub',
       started: (status) => status === 204 || status === 200,
@@ -57,8 +59,8 @@ export const githubTarget: TargetDefinition<typeof settings> = {
     };
     return {
       name: 'github',
-      where: url,
-      secrets: token.length > 0 ? [token] : [],
+      where: masked.shown,
+      secrets: [...(token.length > 0 ? [token] : []), ...masked.secrets],
       request: (tag) => ({
         url,
         headers: {

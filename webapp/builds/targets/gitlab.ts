@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { setting } from '../../settings/read-settings';
 import { gitRef, httpUrl, optionalToken } from '../../settings/schemas';
+import { maskUrl } from '../mask-url';
 import { readAnswer, type AnswerRules, type TargetDefinition } from './build-target';
 
 const settings = {
@@ -39,6 +40,7 @@ export const gitlabTarget: TargetDefinition<typeof settings> = {
     const project = values.project ?? '';
     const token = values.token ?? '';
     const url = `${values.url.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(project)}/trigger/pipeline`;
+    const masked = maskUrl(url);
     const answers: AnswerRules = {
       service: 'GitLab',
       started: (status) => status === 201 || status === 200,
@@ -52,8 +54,8 @@ export const gitlabTarget: TargetDefinition<typeof settings> = {
     };
     return {
       name: 'gitlab',
-      where: url,
-      secrets: token.length > 0 ? [token, encodeURIComponent(token)] : [],
+      where: masked.shown,
+      secrets: [...(token.length > 0 ? [token, encodeURIComponent(token)] : []), ...masked.secrets],
       request: (tag) => ({
         url,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
