@@ -199,6 +199,8 @@ export interface Config extends Omit<
   stallTimeout: number;
   /** milliseconds */
   retry: RetryPolicy;
+  /** what the processes say once at start, beside any error: e.g. variables no longer read */
+  notices: string[];
 }
 
 export type Env = Record<string, string | undefined>;
@@ -257,8 +259,9 @@ export function loadConfig(env: Env = process.env, defaults: Partial<Settings> =
   }
   const target = values.buildTarget === undefined ? undefined : readTarget(values.buildTarget, env);
   if (target !== undefined) problems.push(...target.problems);
+  const notices = target?.notices ?? [];
   if (problems.length > 0 || schedule === undefined || timezone === undefined || !target?.config) {
-    throw new ConfigError(problems);
+    throw new ConfigError([...problems, ...notices]);
   }
   const v = values as Settings;
   return {
@@ -286,6 +289,7 @@ export function loadConfig(env: Env = process.env, defaults: Partial<Settings> =
     },
     logLevel: v.logLevel,
     logFormat: v.logFormat,
+    notices,
   };
 }
 
@@ -301,11 +305,27 @@ function readTarget(name: TargetName, env: Env) {
     }
   }
   const tokenVariable = table[definition.token]?.env ?? '';
-  if (problems.length > 0) return { problems, tokenVariable, canSend: false };
+  const notices = renamedNotices(definition.renamed ?? {}, env);
+  if (problems.length > 0) return { problems, notices, tokenVariable, canSend: false };
   // Every value was read and checked: it is the settings object of this target.
   const config = { name, settings: values } as TargetConfig;
   const canSend = (definition.canSend as (values: unknown) => boolean)(values);
-  return { problems, tokenVariable, canSend, config };
+  return { problems, notices, tokenVariable, canSend, config };
+}
+
+/**
+ * One notice naming the old variables that are set while their new names are not: most likely
+ * a deployment from before the rename, whose values are now ignored.
+ */
+function renamedNotices(renamed: Record<string, string>, env: Env): string[] {
+  const isSet = (name: string) => (env[name] ?? '') !== '';
+  const stale = Object.entries(renamed).filter(([old, name]) => isSet(old) && !isSet(name));
+  if (stale.length === 0) return [];
+  const olds = stale.map(([old]) => old).join(', ');
+  const names = stale.map(([, name]) => name).join(', ');
+  return [
+    `${olds} ${stale.length > 1 ? 'are' : 'is'} set but no longer read: set ${names} instead`,
+  ];
 }
 
 function isTimeZone(zone: string): boolean {

@@ -71,9 +71,9 @@ describe('the Procfile web command, end to end', () => {
     deployed = await deploy(
       {
         BUILD_TARGET: 'github',
-        GITHUB_REPOSITORY: 'acme/images',
-        GITHUB_WORKFLOW: 'build.yml',
-        GITHUB_TOKEN: githubToken,
+        BUILD_GITHUB_REPOSITORY: 'acme/images',
+        BUILD_GITHUB_WORKFLOW: 'build.yml',
+        BUILD_GITHUB_TOKEN: githubToken,
         DOCKERHUB_TRIGGER_TOKEN: '',
         TAG_SEQUENCE: 'base,app,latest',
         PROPAGATION_DELAY: '0.2',

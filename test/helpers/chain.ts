@@ -47,7 +47,7 @@ export async function deploy(
       // never the app's own journal: a test must leave nothing owed behind
       STATE_FILE: join(mkdtempSync(join(tmpdir(), 'dtp-state-')), 'pending.json'),
       DOCKERHUB_URL: hub.url,
-      GITHUB_API_URL: hub.url,
+      BUILD_GITHUB_API_URL: hub.url,
       GITLAB_URL: hub.url,
       DOCKERHUB_TRIGGER_TOKEN: 'e2e-secret-token',
       TRIGGER_SCHEDULE: '0 0 0 1 1 *',

@@ -111,7 +111,7 @@ function pointAt(hub: FakeHub, config: Config): Record<string, string> {
   const token = 'simulated-token';
   return {
     DOCKERHUB_URL: hub.url,
-    GITHUB_API_URL: hub.url,
+    BUILD_GITHUB_API_URL: hub.url,
     GITLAB_URL: hub.url,
     ...(config.target.name !== 'dockerhub' || config.target.settings.url === undefined
       ? {}
