@@ -1,5 +1,8 @@
 import type { SettingsOf, SettingsTable } from '../../settings/read-settings';
 
+/** The method of every build request. */
+export const buildMethod = 'POST';
+
 /** One HTTP request that starts the build of a tag. */
 export interface BuildRequest {
   url: string;
