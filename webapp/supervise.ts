@@ -13,9 +13,10 @@ if (require.main === module) {
       ? { ...process.env, LOG_FORMAT: 'pretty' }
       : process.env;
   // foreman's own entry, so that `nf` needs no node_modules/.bin on PATH (a plain shell, Docker).
+  // foreman calls util._extend, which Node 22+ warns about at each start; its processes do not.
   const [file, argv] =
     command === 'nf'
-      ? [process.execPath, [require.resolve('foreman/nf.js'), ...args]]
+      ? [process.execPath, ['--disable-warning=DEP0060', require.resolve('foreman/nf.js'), ...args]]
       : [command, args];
   void supervise(file, argv, env).then((code) => {
     if (code !== 0) process.stderr.write(`a process of the dyno failed: exiting ${code}\n`);
