@@ -68,6 +68,10 @@ describe('the app with devDependencies pruned', () => {
         scripts: Record<string, string>;
       }
     ).scripts;
+    // npm ci runs these, with or without devDependencies: none may need the compiler.
+    for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) {
+      expect([hook, scripts[hook]]).toEqual([hook, undefined]);
+    }
     expect(scripts.start).toMatch(/^node scripts\/plan-build\.js && node dist\//);
     const plan = spawnSync(process.execPath, ['scripts/plan-build.js'], {
       cwd: dir,
