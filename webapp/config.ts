@@ -264,6 +264,8 @@ export interface Config extends Omit<
   upstreamImages: ImageRef[];
   /** milliseconds */
   upstreamPollInterval: number;
+  /** what the processes say once at start, beside any error: e.g. variables no longer read */
+  notices: string[];
 }
 
 export type Env = Record<string, string | undefined>;
@@ -335,8 +337,9 @@ export function loadConfig(
   if ((values.registryUser === undefined) !== (values.registryToken === undefined)) {
     problems.push('DOCKERHUB_API_USER and DOCKERHUB_API_TOKEN: set both, or neither');
   }
+  const notices = target?.notices ?? [];
   if (problems.length > 0 || schedule === undefined || timezone === undefined || !target?.config) {
-    throw new ConfigError(problems);
+    throw new ConfigError([...problems, ...notices]);
   }
   const v = values as Settings;
   return {
@@ -372,6 +375,7 @@ export function loadConfig(
     upstreamPollInterval: Math.round(v.upstreamPollInterval * 1000),
     logLevel: v.logLevel,
     logFormat: v.logFormat,
+    notices,
   };
 }
 
@@ -387,11 +391,27 @@ function readTarget(name: TargetName, env: Env) {
     }
   }
   const tokenVariable = table[definition.token]?.env ?? '';
-  if (problems.length > 0) return { problems, tokenVariable, canSend: false };
+  const notices = renamedNotices(definition.renamed ?? {}, env);
+  if (problems.length > 0) return { problems, notices, tokenVariable, canSend: false };
   // Every value was read and checked: it is the settings object of this target.
   const config = { name, settings: values } as TargetConfig;
   const canSend = (definition.canSend as (values: unknown) => boolean)(values);
-  return { problems, tokenVariable, canSend, config };
+  return { problems, notices, tokenVariable, canSend, config };
+}
+
+/**
+ * One notice naming the old variables that are set while their new names are not: most likely
+ * a deployment from before the rename, whose values are now ignored.
+ */
+function renamedNotices(renamed: Record<string, string>, env: Env): string[] {
+  const isSet = (name: string) => (env[name] ?? '') !== '';
+  const stale = Object.entries(renamed).filter(([old, name]) => isSet(old) && !isSet(name));
+  if (stale.length === 0) return [];
+  const olds = stale.map(([old]) => old).join(', ');
+  const names = stale.map(([, name]) => name).join(', ');
+  return [
+    `${olds} ${stale.length > 1 ? 'are' : 'is'} set but no longer read: set ${names} instead`,
+  ];
 }
 
 function isTimeZone(zone: string): boolean {

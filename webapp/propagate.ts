@@ -18,6 +18,7 @@ async function main(): Promise<void> {
   if (config.dryRun) {
     log.warn(`DRY RUN: ${config.tokenVariable} is not set; triggers are logged, not sent`);
   }
+  for (const notice of config.notices) log.warn(notice);
   if (config.webhookSecret === undefined) {
     log.warn('WEBHOOK_SECRET is not set: anyone who knows the webhook URL can propagate builds');
   }

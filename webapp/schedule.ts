@@ -12,6 +12,7 @@ function main(): void {
   if (config.dryRun) {
     log.warn(`DRY RUN: ${config.tokenVariable} is not set; kick-offs are logged, not sent`);
   }
+  for (const notice of config.notices) log.warn(notice);
   const triggers = prepareTriggers(config, log);
   const shutdown = new AbortController();
   const firstTag = config.tagSequence[0] as string;

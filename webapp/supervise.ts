@@ -19,9 +19,10 @@ if (require.main === module) {
       ? { ...process.env, LOG_FORMAT: 'pretty' }
       : process.env;
   // foreman's own entry, so that `nf` needs no node_modules/.bin on PATH (a plain shell, Docker).
+  // foreman calls util._extend, which Node 22+ warns about at each start; its processes do not.
   const [file, argv] =
     command === 'nf'
-      ? [process.execPath, [require.resolve('foreman/nf.js'), ...args]]
+      ? [process.execPath, ['--disable-warning=DEP0060', require.resolve('foreman/nf.js'), ...args]]
       : [command, args];
   const preload = command === 'nf' ? { preload: join(__dirname, 'hold-foreman.js') } : {};
   void supervise(file, argv, env, { log, port: config.port, ...preload }).then((code) =>

@@ -70,6 +70,56 @@ describe('npm run trigger', () => {
     expect(stderr).toMatch(/'nope' is not one tag of TAG_SEQUENCE \(init, step-1/);
   });
 
+  it('prints its usage on --help, and exits 0 without reading the config', () => {
+    const { code, stdout } = trigger(['--help'], { TAG_SEQUENCE: 'a,a' });
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^usage: npm run trigger -- \[--dry-run\] \[tag\]$/m);
+    expect(stdout).not.toContain('triggered');
+  });
+
+  it('refuses an unknown option with its usage, and exits 2', () => {
+    const { code, stdout, stderr } = trigger(['--force', 'init']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^unknown option: --force\nusage: npm run trigger/);
+    expect(stdout).toBe('');
+  });
+
+  it('prints the exact request on --dry-run, token masked, and sends nothing', () => {
+    // Nothing listens there: a request sent would end in 'failed to trigger', exit 1.
+    const { code, stdout } = trigger(['--dry-run', 'step-1'], {
+      DOCKERHUB_URL: 'http://127.0.0.1:9',
+      DOCKERHUB_TRIGGER_TOKEN: 'dry-run-secret',
+      TRIGGER_RETRY_GIVE_UP: '0',
+    });
+    expect(stdout).toBe(
+      [
+        'dry run: the request that triggers step-1, not sent:',
+        'POST http://127.0.0.1:9/u/maddouri/void-docker/trigger/***/',
+        'content-type: application/json',
+        '',
+        '{"docker_tag":"step-1"}',
+        '',
+      ].join('\n'),
+    );
+    expect(code).toBe(0);
+  });
+
+  it('masks a token sent in a header on --dry-run', () => {
+    const { code, stdout } = trigger(['--dry-run'], {
+      BUILD_TARGET: 'github',
+      BUILD_GITHUB_REPOSITORY: 'acme/images',
+      BUILD_GITHUB_WORKFLOW: 'build.yml',
+      BUILD_GITHUB_TOKEN: 'github-dry-secret',
+    });
+    expect(code).toBe(0);
+    expect(stdout).toContain(
+      'POST https://api.github.com/repos/acme/images/actions/workflows/build.yml/dispatches\n',
+    );
+    expect(stdout).toContain('authorization: Bearer ***\n');
+    expect(stdout).toContain('{"ref":"main","inputs":{"tag":"init"}}');
+    expect(stdout).not.toContain('github-dry-secret');
+  });
+
   it('says why a trigger failed, without the token', () => {
     const { code, stdout } = trigger(['step-2'], {
       DOCKERHUB_TRIGGER_TOKEN: 'cli-secret',

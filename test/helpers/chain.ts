@@ -51,7 +51,7 @@ export async function deploy(
         STATE_FILE: join(mkdtempSync(join(tmpdir(), 'dtp-state-')), 'pending.json'),
         DOCKERHUB_URL: hub.url,
         DOCKERHUB_API_URL: hub.url,
-        GITHUB_API_URL: hub.url,
+        BUILD_GITHUB_API_URL: hub.url,
         GITLAB_URL: hub.url,
         DOCKERHUB_TRIGGER_TOKEN: 'e2e-secret-token',
         TRIGGER_SCHEDULE: '0 0 0 1 1 *',

@@ -41,11 +41,11 @@ describe.each([undefined, 401, 403, 404, 422, 400, 500])(
     it('github: dispatches the workflow with the tag as input', async () => {
       const { outcome, logs } = await triggerOn({
         BUILD_TARGET: 'github',
-        GITHUB_API_URL: hub.url,
-        GITHUB_REPOSITORY: 'acme/images',
-        GITHUB_WORKFLOW: 'build.yml',
-        GITHUB_REF: 'release',
-        GITHUB_TOKEN: githubToken,
+        BUILD_GITHUB_API_URL: hub.url,
+        BUILD_GITHUB_REPOSITORY: 'acme/images',
+        BUILD_GITHUB_WORKFLOW: 'build.yml',
+        BUILD_GITHUB_REF: 'release',
+        BUILD_GITHUB_TOKEN: githubToken,
       });
       const [request] = hub.triggers;
       expect(request).toMatchObject({
@@ -64,10 +64,10 @@ describe.each([undefined, 401, 403, 404, 422, 400, 500])(
       });
       const expected: Record<string, RegExp> = {
         none: /^triggered step-1$/,
-        401: /GitHub answered 401: GITHUB_TOKEN is wrong, expired or revoked/,
-        403: /GitHub answered 403: GITHUB_TOKEN may not dispatch workflows/,
-        404: /GitHub answered 404: GITHUB_REPOSITORY \(acme\/images\) or GITHUB_WORKFLOW \(build.yml\) does not exist/,
-        422: /GitHub answered 422: the workflow has no workflow_dispatch trigger with a 'tag' input, or GITHUB_REF \(release\)/,
+        401: /GitHub answered 401: BUILD_GITHUB_TOKEN is wrong, expired or revoked/,
+        403: /GitHub answered 403: BUILD_GITHUB_TOKEN may not dispatch workflows/,
+        404: /GitHub answered 404: BUILD_GITHUB_REPOSITORY \(acme\/images\) or BUILD_GITHUB_WORKFLOW \(build.yml\) does not exist/,
+        422: /GitHub answered 422: the workflow has no workflow_dispatch trigger with a 'tag' input, or BUILD_GITHUB_REF \(release\)/,
         400: /GitHub answered 400: GitHub refused the dispatch/,
         500: /GitHub answered 500/,
       };
@@ -168,7 +168,7 @@ describe('Docker Hub trigger bodies and URLs', () => {
 describe('build target configuration', () => {
   it('names the variables a chosen target is missing', () => {
     expect(() => loadConfig({ BUILD_TARGET: 'github' })).toThrow(
-      /GITHUB_REPOSITORY: is required when BUILD_TARGET is github\n.*GITHUB_WORKFLOW: is required/,
+      /BUILD_GITHUB_REPOSITORY: is required when BUILD_TARGET is github\n.*BUILD_GITHUB_WORKFLOW: is required/,
     );
     expect(() => loadConfig({ BUILD_TARGET: 'gitlab' })).toThrow(
       /GITLAB_PROJECT: is required when BUILD_TARGET is gitlab/,
@@ -178,13 +178,76 @@ describe('build target configuration', () => {
     );
   });
 
+  // What GitHub Actions sets in every job, where the app may run or be tested.
+  const actionsJob = {
+    GITHUB_ACTIONS: 'true',
+    GITHUB_WORKFLOW: 'Node.js CI',
+    GITHUB_REPOSITORY: 'someone/else',
+    GITHUB_REF: 'refs/heads/main',
+    GITHUB_TOKEN: 'ghs_job-token',
+    GITHUB_API_URL: 'https://api.github.com',
+  };
+
+  it('ignores the variables GitHub Actions and GitLab CI set in every job', () => {
+    const config = loadConfig({
+      ...actionsJob,
+      GITLAB_CI: 'true',
+      CI_PROJECT_PATH: 'group/other',
+      BUILD_TARGET: 'dockerhub',
+    });
+    expect(config).toMatchObject({ dryRun: true, notices: [] });
+    expect(loadConfig(actionsJob).target.name).toBe('dockerhub');
+  });
+
+  it('reads only the new names when BUILD_TARGET is github, and says the old ones are ignored', () => {
+    const config = loadConfig({
+      BUILD_TARGET: 'github',
+      BUILD_GITHUB_REPOSITORY: 'acme/images',
+      BUILD_GITHUB_WORKFLOW: 'build.yml',
+      GITHUB_REF: 'release',
+      GITHUB_TOKEN: 'old-token',
+    });
+    expect(config.dryRun).toBe(true);
+    expect(config.target).toMatchObject({ settings: { ref: 'main' } });
+    expect(config.notices).toEqual([
+      'GITHUB_REF, GITHUB_TOKEN are set but no longer read: set BUILD_GITHUB_REF, BUILD_GITHUB_TOKEN instead',
+    ]);
+    expect(config.notices.join()).not.toContain('old-token');
+  });
+
+  it('names old variables beside the missing new ones', () => {
+    expect(() =>
+      loadConfig({ BUILD_TARGET: 'github', GITHUB_REPOSITORY: 'a/b', GITHUB_WORKFLOW: 'b.yml' }),
+    ).toThrow(
+      /BUILD_GITHUB_REPOSITORY: is required[^]*\n {2}- GITHUB_REPOSITORY, GITHUB_WORKFLOW are set but no longer read: set BUILD_GITHUB_REPOSITORY, BUILD_GITHUB_WORKFLOW instead$/,
+    );
+  });
+
+  it('says nothing of old names that only shadow new ones, as inside an Actions job', () => {
+    const config = loadConfig({
+      ...actionsJob,
+      BUILD_TARGET: 'github',
+      BUILD_GITHUB_API_URL: 'https://github.example/api/v3',
+      BUILD_GITHUB_REPOSITORY: 'acme/images',
+      BUILD_GITHUB_WORKFLOW: 'build.yml',
+      BUILD_GITHUB_REF: 'release',
+      BUILD_GITHUB_TOKEN: 'new-token',
+    });
+    expect(config).toMatchObject({ dryRun: false, notices: [] });
+    expect(config.target.settings).toMatchObject({ ref: 'release', workflow: 'build.yml' });
+  });
+
   it('runs dry without the chosen target token', () => {
-    const github = { BUILD_TARGET: 'github', GITHUB_REPOSITORY: 'a/b', GITHUB_WORKFLOW: '123' };
+    const github = {
+      BUILD_TARGET: 'github',
+      BUILD_GITHUB_REPOSITORY: 'a/b',
+      BUILD_GITHUB_WORKFLOW: '123',
+    };
     expect(loadConfig({ ...github, DOCKERHUB_TRIGGER_TOKEN: 'x' })).toMatchObject({
       dryRun: true,
-      tokenVariable: 'GITHUB_TOKEN',
+      tokenVariable: 'BUILD_GITHUB_TOKEN',
     });
-    expect(loadConfig({ ...github, GITHUB_TOKEN: 'x' }).dryRun).toBe(false);
+    expect(loadConfig({ ...github, BUILD_GITHUB_TOKEN: 'x' }).dryRun).toBe(false);
     expect(loadConfig({ BUILD_TARGET: 'gitlab', GITLAB_PROJECT: '42' }).tokenVariable).toBe(
       'GITLAB_TRIGGER_TOKEN',
     );

@@ -4,6 +4,7 @@ import { envDefaults, envNames } from '../../webapp/config';
 import { appDir } from '../../webapp/process/app-info';
 
 const read = (file: string) => readFileSync(join(appDir(), file), 'utf8');
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 interface AppJson {
   env: Record<string, { description: string; required: boolean; value?: string }>;
@@ -17,17 +18,35 @@ describe('app.json, for the Heroku Button', () => {
     expect(Object.keys(app.env).sort()).toEqual(envNames.filter((name) => name !== 'PORT').sort());
   });
 
-  it('gives each one a description and the default of config.ts', () => {
+  it('gives each one a description, which names the default of config.ts', () => {
     const defaults = envDefaults();
     for (const [name, entry] of Object.entries(app.env)) {
       expect([name, entry.description.length > 10]).toEqual([name, true]);
-      expect([name, entry.value]).toEqual([name, defaults[name]]);
+      const value = defaults[name];
+      if (value !== undefined && entry.value === undefined && !entry.required) {
+        expect([name, entry.description]).toEqual([
+          name,
+          expect.stringMatching(new RegExp(`Default, from webapp/config.ts: ${escape(value)}$`)),
+        ]);
+      }
     }
   });
 
-  it('requires the trigger token only, and runs one web dyno', () => {
+  // A config var overrides webapp/config.ts for good: pre-fill only what a first deploy needs.
+  it('pre-fills only the tag sequence, with the default of config.ts', () => {
+    const prefilled = Object.entries(app.env).filter(([, entry]) => entry.value !== undefined);
+    expect(prefilled).toEqual([
+      ['TAG_SEQUENCE', expect.objectContaining({ value: envDefaults().TAG_SEQUENCE })],
+    ]);
+  });
+
+  it("requires the repository, without a default that names someone else's", () => {
     const required = Object.entries(app.env).filter(([, entry]) => entry.required);
-    expect(required.map(([name]) => name)).toEqual(['DOCKERHUB_TRIGGER_TOKEN']);
+    expect(required.map(([name]) => name)).toEqual(['DOCKERHUB_USER', 'DOCKERHUB_REPO']);
+    expect(required.map(([, entry]) => entry.value)).toEqual([undefined, undefined]);
+  });
+
+  it('runs one web dyno', () => {
     expect(app.formation).toEqual({ web: { quantity: 1, size: 'basic' } });
   });
 });

@@ -3,7 +3,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from '../process/create-logger';
 import type { RetryPolicy, TriggerOutcome } from '../types';
 import { redact } from './redact';
-import type { BuildTarget, Refusal } from './targets/build-target';
+import { buildMethod, type BuildTarget, type Refusal } from './targets/build-target';
 
 export interface TriggerDeps {
   target: BuildTarget;
@@ -93,7 +93,7 @@ async function sendOnce(
   const { url, headers, body } = deps.target.request(tag);
   try {
     const response = await request(url, {
-      method: 'POST',
+      method: buildMethod,
       headers,
       body,
       dispatcher: deps.dispatcher,

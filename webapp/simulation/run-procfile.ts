@@ -24,12 +24,15 @@ export interface Running {
 }
 
 /**
- * Runs a Procfile command as Heroku does: `sh -c` in the app's directory, with the app's
+ * Runs a Procfile command as Heroku does: `sh -c` in the app's directory (or `dir`), with its
  * node_modules/.bin on PATH, and follows what it prints. The environment is `env` alone, not
  * this process's.
  */
-export function runProcfileCommand(command: string, env: NodeJS.ProcessEnv): Running {
-  const dir = appDir();
+export function runProcfileCommand(
+  command: string,
+  env: NodeJS.ProcessEnv,
+  dir = appDir(),
+): Running {
   const child = spawn('/bin/sh', ['-c', command], {
     cwd: dir,
     env: {

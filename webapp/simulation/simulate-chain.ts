@@ -112,7 +112,7 @@ function pointAt(hub: FakeHub, config: Config): Record<string, string> {
   return {
     DOCKERHUB_URL: hub.url,
     DOCKERHUB_API_URL: hub.url,
-    GITHUB_API_URL: hub.url,
+    BUILD_GITHUB_API_URL: hub.url,
     GITLAB_URL: hub.url,
     ...(config.target.name !== 'dockerhub' || config.target.settings.url === undefined
       ? {}

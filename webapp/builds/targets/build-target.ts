@@ -1,5 +1,8 @@
 import type { SettingsOf, SettingsTable } from '../../settings/read-settings';
 
+/** The method of every build request. */
+export const buildMethod = 'POST';
+
 /** One HTTP request that starts the build of a tag. */
 export interface BuildRequest {
   url: string;
@@ -41,6 +44,8 @@ export interface TargetDefinition<T extends SettingsTable> {
   token: keyof T & string;
   /** the settings it cannot work without, beyond its token */
   required: (keyof T & string)[];
+  /** variables it once read under other names (old name: new name), named at start when set */
+  renamed?: Record<string, string>;
   /** whether it can send triggers (otherwise a dry run) */
   canSend(values: SettingsOf<T>): boolean;
   create(values: SettingsOf<T>, context: TargetContext): BuildTarget;

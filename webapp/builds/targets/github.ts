@@ -5,30 +5,39 @@ import { maskUrl } from '../mask-url';
 import { readAnswer, type AnswerRules, type TargetDefinition } from './build-target';
 
 const settings = {
-  /** GITHUB_API_URL: GitHub's REST API */
-  apiUrl: setting({ env: 'GITHUB_API_URL', default: 'https://api.github.com', schema: httpUrl }),
-  /** GITHUB_REPOSITORY: owner/name of the repository whose workflow builds the image */
+  /** BUILD_GITHUB_API_URL: GitHub's REST API */
+  apiUrl: setting({
+    env: 'BUILD_GITHUB_API_URL',
+    default: 'https://api.github.com',
+    schema: httpUrl,
+  }),
+  /** BUILD_GITHUB_REPOSITORY: owner/name of the repository whose workflow builds the image */
   repository: setting<string | undefined>({
-    env: 'GITHUB_REPOSITORY',
+    env: 'BUILD_GITHUB_REPOSITORY',
     default: undefined,
     schema: z
       .string()
       .regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name')
       .optional(),
   }),
-  /** GITHUB_WORKFLOW: that workflow's file name (build.yml) or id */
+  /** BUILD_GITHUB_WORKFLOW: that workflow's file name (build.yml) or id */
   workflow: setting<string | undefined>({
-    env: 'GITHUB_WORKFLOW',
+    env: 'BUILD_GITHUB_WORKFLOW',
     default: undefined,
     schema: z
       .string()
       .regex(/^(\d+|[\w.-]+\.ya?ml)$/, 'must be a workflow file name (build.yml) or id')
       .optional(),
   }),
-  /** GITHUB_REF: the branch or tag the workflow runs on */
-  ref: setting({ env: 'GITHUB_REF', default: 'main', schema: gitRef }),
-  /** GITHUB_TOKEN: a token allowed to dispatch workflows; keep it out of this file */
-  token: setting({ env: 'GITHUB_TOKEN', default: undefined, schema: optionalToken, secret: true }),
+  /** BUILD_GITHUB_REF: the branch or tag the workflow runs on */
+  ref: setting({ env: 'BUILD_GITHUB_REF', default: 'main', schema: gitRef }),
+  /** BUILD_GITHUB_TOKEN: a token allowed to dispatch workflows; keep it out of this file */
+  token: setting({
+    env: 'BUILD_GITHUB_TOKEN',
+    default: undefined,
+    schema: optionalToken,
+    secret: true,
+  }),
 };
 
 /**
@@ -39,6 +48,10 @@ export const githubTarget: TargetDefinition<typeof settings> = {
   settings,
   token: 'token',
   required: ['repository', 'workflow'],
+  // GitHub Actions sets the old names in every job, with other meanings.
+  renamed: Object.fromEntries(
+    Object.values(settings).map(({ env }) => [env.replace(/^BUILD_/, ''), env]),
+  ),
   canSend: (values) => values.token !== undefined,
   create(values) {
     const repository = values.repository ?? '';
@@ -51,10 +64,10 @@ export const githubTarget: TargetDefinition<typeof settings> = {
       started: (status) => status === 204 || status === 200,
       otherwise: 'GitHub refused the dispatch',
       causes: {
-        401: 'GITHUB_TOKEN is wrong, expired or revoked',
-        403: 'GITHUB_TOKEN may not dispatch workflows here (it needs Actions: write, or the workflow scope)',
-        404: `GITHUB_REPOSITORY (${repository}) or GITHUB_WORKFLOW (${workflow}) does not exist, or GITHUB_TOKEN cannot see it`,
-        422: `the workflow has no workflow_dispatch trigger with a 'tag' input, or GITHUB_REF (${values.ref}) does not exist`,
+        401: 'BUILD_GITHUB_TOKEN is wrong, expired or revoked',
+        403: 'BUILD_GITHUB_TOKEN may not dispatch workflows here (it needs Actions: write, or the workflow scope)',
+        404: `BUILD_GITHUB_REPOSITORY (${repository}) or BUILD_GITHUB_WORKFLOW (${workflow}) does not exist, or BUILD_GITHUB_TOKEN cannot see it`,
+        422: `the workflow has no workflow_dispatch trigger with a 'tag' input, or BUILD_GITHUB_REF (${values.ref}) does not exist`,
       },
     };
     return {

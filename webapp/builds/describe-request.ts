@@ -1,0 +1,17 @@
+import { redact } from './redact';
+import { buildMethod, type BuildTarget } from './targets/build-target';
+
+/**
+ * The request that would start the build of `tag`, as text (method and URL, headers, body),
+ * with every secret of the target shown as `***`.
+ */
+export function describeRequest(target: BuildTarget, tag: string): string {
+  const { url, headers, body } = target.request(tag);
+  const lines = [
+    `${buildMethod} ${url}`,
+    ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
+    '',
+    body,
+  ];
+  return redact(lines.join('\n'), target.secrets);
+}
