@@ -48,7 +48,8 @@ export interface Reconciler {
 
 /**
  * Makes the registry the truth about pushes: a push whose webhook never came is propagated as
- * if it had, and after a restart what was owed is owed again. Only one look runs at a time.
+ * if it had, and after a restart what was owed is owed again. Looks must not overlap
+ * (startPolling runs one after the other).
  */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const { log, tags } = deps;
@@ -56,7 +57,6 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   let lastLook: number | undefined;
   let outcome: string | null = null;
   let failing = false;
-  let running: Promise<void> | undefined;
 
   const apply = (decision: ReconcileDecision) => {
     if (decision.kind === 'known' || decision.kind === 'old' || decision.kind === 'recent') {
@@ -113,12 +113,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   return {
-    look() {
-      running ??= lookOnce().finally(() => {
-        running = undefined;
-      });
-      return running;
-    },
+    look: lookOnce,
     status() {
       return {
         lastLook: lastLook === undefined ? null : new Date(lastLook).toISOString(),
