@@ -81,7 +81,11 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
 }
 
 /** Exponential backoff with equal jitter: half the delay is fixed, half is random. */
-export function backoffDelay(attempt: number, policy: RetryPolicy, random: () => number): number {
+export function backoffDelay(
+  attempt: number,
+  policy: Pick<RetryPolicy, 'initialDelay' | 'maxDelay'>,
+  random: () => number,
+): number {
   const ceiling = Math.min(policy.maxDelay, policy.initialDelay * 2 ** (attempt - 1));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { z } from 'zod';
+import { backoffDelay } from '../builds/trigger-tag';
 
 /** One tag as Docker Hub shows it. */
 export interface RegistryTag {
@@ -138,16 +139,16 @@ export function createHubApi(deps: HubApiDeps): HubApi {
       }
       if (problem === undefined) return answer;
 
-      const backoff = Math.min(maxDelay, initialDelay * 2 ** (attempt - 1));
-      const wait = answer.retryAfter ?? Math.round(backoff / 2 + (random() * backoff) / 2);
+      const wait = answer.retryAfter ?? backoffDelay(attempt, { initialDelay, maxDelay }, random);
       const fields = { attempt, status: problem.status, retryIn: wait };
       if (now() + wait - started > giveUpAfter) {
         const hint = answer.retryAfter === undefined ? '' : `, Docker Hub asks to wait ${wait} ms`;
         const message = `${what} failed after ${attempt} attempt(s): ${problem.reason}${hint}`;
-        deps.log.error({ ...fields, retryIn: undefined }, scrub(message));
+        // The caller says it once per outage; each look's own failure is detail.
+        deps.log.debug({ ...fields, retryIn: undefined }, scrub(message));
         throw fail(problem.kind, message, problem.status);
       }
-      deps.log.warn(fields, scrub(`${what} failed, retrying: ${problem.reason}`));
+      deps.log.debug(fields, scrub(`${what} failed, retrying: ${problem.reason}`));
       await sleep(wait);
     }
   }
