@@ -41,16 +41,15 @@ code{font:.9em ui-monospace,SFMono-Regular,Menlo,monospace}
 .banner{background:#fff4ce;border:1px solid #e0c25a;border-radius:6px;padding:.5rem .75rem;margin:.75rem 0}
 ol,ul{list-style:none;margin:0;padding:0}
 .tags li,.box li{background:#fff;border:1px solid #d8dee4;border-radius:8px;padding:.6rem .75rem;margin:0 0 .5rem}
-.tags li{border-left:6px solid #8c959f}
+.tags li{border-left:6px solid var(--edge)}
 .head{display:flex;flex-wrap:wrap;gap:.5rem;align-items:baseline;justify-content:space-between}
 .name{font-weight:600;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
-.badge{display:inline-block;border-radius:999px;padding:0 .6rem;font-size:.85rem;font-weight:600;background:#eaeef2;color:#24292f}
+.badge{display:inline-block;border-radius:999px;padding:0 .6rem;font-size:.85rem;font-weight:600;background:var(--tint);color:var(--ink)}
 .detail{display:block;color:#4a5561;font-size:.92rem}
-.state-built{border-left-color:#1a7f37}.state-built .badge{background:#dafbe1;color:#116329}
-.state-pending,.state-awaited,.state-building{border-left-color:#0969da}
-.state-pending .badge,.state-awaited .badge,.state-building .badge{background:#ddf4ff;color:#0a3069}
-.state-stalled,.state-failed{border-left-color:#cf222e}
-.state-stalled .badge,.state-failed .badge{background:#ffebe9;color:#82071e}
+body{--edge:#8c959f;--tint:#eaeef2;--ink:#24292f}
+.state-built{--edge:#1a7f37;--tint:#dafbe1;--ink:#116329}
+.state-pending,.state-awaited,.state-building{--edge:#0969da;--tint:#ddf4ff;--ink:#0a3069}
+.state-stalled,.state-failed{--edge:#cf222e;--tint:#ffebe9;--ink:#82071e}
 .overall{font-size:.95rem;vertical-align:middle}
 footer{margin:1.5rem 0 .5rem;color:#4a5561;font-size:.85rem}
 `;
