@@ -118,6 +118,7 @@ export async function launchBrowser(timeout = 10_000): Promise<Browser> {
     method: string,
     params: Record<string, unknown> = {},
     sessionId?: string,
+    within = timeout,
   ): Promise<Record<string, unknown>> =>
     new Promise((resolve, reject) => {
       if (exited !== undefined) return reject(exited);
@@ -125,9 +126,9 @@ export async function launchBrowser(timeout = 10_000): Promise<Browser> {
       const timer = setTimeout(() => {
         waiting.delete(id);
         reject(
-          new Error(`Chromium did not answer ${method} within ${timeout} ms: ${stderr.trim()}`),
+          new Error(`Chromium did not answer ${method} within ${within} ms: ${stderr.trim()}`),
         );
-      }, timeout);
+      }, within);
       waiting.set(id, {
         resolve: (reply) => {
           clearTimeout(timer);
@@ -177,7 +178,8 @@ export async function launchBrowser(timeout = 10_000): Promise<Browser> {
   };
 
   try {
-    await send('Browser.getVersion');
+    // Its first answer means it started, which takes longest on a busy machine.
+    await send('Browser.getVersion', {}, undefined, 2 * timeout);
   } catch (err) {
     await close();
     throw new Error(`Chromium (${binary}) did not start: ${(err as Error).message}`, {
