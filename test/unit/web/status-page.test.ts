@@ -1,3 +1,4 @@
+import { ConfigError, loadConfig } from '../../../webapp/config';
 import { buildTestApp, delivery, flush } from '../../helpers/app';
 
 const secret = 'page-secret-0123456789abcdef';
@@ -40,6 +41,13 @@ describe('the status page at GET /', () => {
     expect(answer.body).toContain('<meta http-equiv="refresh"');
     expectNoSecret(answer.body);
     expectNoSecret(t.logs.text());
+  });
+
+  it('keeps / for itself: the webhook cannot be moved there', () => {
+    expect(() => loadConfig({ PROPAGATION_ROUTE: '/' })).toThrow(ConfigError);
+    expect(() => loadConfig({ PROPAGATION_ROUTE: '/' })).toThrow(
+      /PROPAGATION_ROUTE: must not be \/, \/healthz or \/status/,
+    );
   });
 
   it('answers HEAD as GET, without a body', async () => {
