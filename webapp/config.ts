@@ -66,8 +66,9 @@ export const settings = {
     schema: z
       .string()
       .regex(/^\/[\w./~-]*$/, "must be a path starting with '/', e.g. /propagate")
-      .refine((route) => route !== '/healthz' && route !== '/status', {
-        message: 'must not be /healthz or /status',
+      // The status page is served at /.
+      .refine((route) => !['/', '/healthz', '/status'].includes(route), {
+        message: 'must not be /, /healthz or /status',
       }),
   }),
   /** PROPAGATION_DELAY: seconds between a tag's push and the next tag's trigger */

@@ -32,6 +32,7 @@ async function main(): Promise<void> {
     journal: createJournal(resolve(config.stateFile), log.child({ unit: 'journal' })),
     dispatcher: registryPool,
     version: appVersion(),
+    where: triggers.where,
   });
   const kickoffs = createSchedule(config.schedule, config.timezone);
   const started = describeDeployment(config, triggers.where, kickoffs.nextRun());

@@ -9,6 +9,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { MockAgent } from 'undici';
+import { createTarget } from '../../webapp/builds/targets/create-target';
 import { loadConfig } from '../../webapp/config';
 import { appDir } from '../../webapp/process/app-info';
 import { createLogger } from '../../webapp/process/create-logger';
@@ -190,6 +191,7 @@ async function heapGrowth(
     journal,
     dispatcher: new MockAgent(),
     version: 'bench',
+    where: createTarget(config.target, config).where,
   });
   const app = web.server;
   await app.ready();

@@ -1,4 +1,5 @@
 import { MockAgent } from 'undici';
+import { createTarget } from '../../webapp/builds/targets/create-target';
 import { loadConfig } from '../../webapp/config';
 import { buildPushPayload } from '../../webapp/simulation/build-push-payload';
 import type { TriggerOutcome } from '../../webapp/types';
@@ -71,6 +72,7 @@ export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal
     journal,
     dispatcher: registry,
     version: '9.9.9',
+    where: createTarget(config.target, config).where,
     ...server,
   });
   const app = web.server;

@@ -7,15 +7,20 @@ import Fastify, {
 } from 'fastify';
 import type { Config } from '../config';
 import type { Logger } from '../process/create-logger';
+import { createPageGuard } from './create-page-guard';
 import type { Decision, Propagator } from './create-propagator';
 import { createDeliveryParser } from './parse-delivery';
+import { renderStatusPage, type StatusView } from './render-status-page';
+import { renderTokenPage } from './render-token-page';
 
 export interface ServerDeps {
   config: Config;
   log: Logger;
   propagator: Propagator;
-  /** what GET /status answers: never a secret */
-  status: () => Record<string, unknown>;
+  /** what GET /status answers, and the page at GET / shows: never a secret */
+  status: () => StatusView;
+  /** ms since the epoch, for the page's "in 2 min" and "3 h ago" */
+  now: () => number;
   /** ms a whole request may take, body included, before it is answered 408 and closed */
   requestTimeout?: number;
 }
@@ -35,6 +40,10 @@ const successSchema = {
   },
   required: ['state', 'description', 'prev_tag', 'next_tag'],
 } as const;
+
+/** The page has no script, loads nothing, and may be framed by nobody. */
+const pagePolicy =
+  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /** Docker Hub's payloads are a few KiB; this leaves plenty of room and no more. */
 const bodyLimit = 64 * 1024;
@@ -189,7 +198,49 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ ok: true }));
 
-  app.get('/status', async () => deps.status());
+  // The page and /status ask for the webhook's secret too: they tell when builds run.
+  const guard = createPageGuard(config.webhookSecret);
+  const pageLog = deps.log.child({ unit: 'page' });
+  const guarded =
+    (html: boolean) =>
+    async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
+      const token = (request.query as Record<string, unknown>).token;
+      const admission = guard.admit(token, request.headers.cookie);
+      if (admission === 'open' || admission === 'cookie') return undefined;
+      if (admission === 'token') {
+        if (!html) return undefined;
+        // Remembered for the session, then out of the address bar, history and Referer headers.
+        const secure = request.headers['x-forwarded-proto'] === 'https';
+        return reply.header('set-cookie', guard.cookie(secure)).redirect('/', 303);
+      }
+      pageLog[admission === 'wrong' ? 'warn' : 'debug'](
+        { route: withoutQuery(request.url), status: 403 },
+        `status refused: the token is ${admission}`,
+      );
+      reply.code(403).header('cache-control', 'no-store');
+      return html
+        ? reply
+            .type('text/html; charset=utf-8')
+            .header('content-security-policy', pagePolicy)
+            .send(renderTokenPage(admission === 'wrong'))
+        : reply.send({
+            state: 'error',
+            description: 'the token query parameter is missing or wrong',
+          });
+    };
+
+  app.get('/', { onRequest: guarded(true) }, async (_request, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', pagePolicy)
+      .header('x-content-type-options', 'nosniff')
+      .send(renderStatusPage(deps.status(), deps.now())),
+  );
+
+  app.get('/status', { onRequest: guarded(false) }, async (_request, reply) =>
+    reply.header('cache-control', 'no-store').send(deps.status()),
+  );
 
   return app;
 }

@@ -22,6 +22,8 @@ export interface WebAppDeps {
   /** the connection pool for Docker Hub's API */
   dispatcher: Dispatcher;
   version: string;
+  /** where triggers go, secrets replaced by *** (prepareTriggers' `where`) */
+  where: string;
   /** ms a whole request may take (the server's default when left out) */
   requestTimeout?: number;
 }
@@ -113,6 +115,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
       version: deps.version,
       dryRun: config.dryRun,
       repository: `${config.userName}/${config.repoName}`,
+      target: { name: config.target.name, where: deps.where },
       tagSequence: config.tagSequence,
       nextKickoff: next === null ? null : next.toISOString(),
       ...chain,
@@ -136,6 +139,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     log,
     propagator,
     status,
+    now: () => timers.now(),
     ...(deps.requestTimeout === undefined ? {} : { requestTimeout: deps.requestTimeout }),
   });
   return {

@@ -237,13 +237,14 @@ describe('health and status', () => {
   it('answers /status with the chain, never a secret', async () => {
     const t = buildTestApp({ WEBHOOK_SECRET: 'status-secret-0123456789' });
     await t.post(delivery('init'), '?token=status-secret-0123456789');
-    const response = await t.app.inject('/status');
+    const response = await t.app.inject('/status?token=status-secret-0123456789');
     expect(response.statusCode).toBe(200);
     const at = new Date(t.timers.now()).toISOString();
     expect(response.json()).toEqual({
       version: '9.9.9',
       dryRun: false,
       repository: 'maddouri/void-docker',
+      target: { name: 'dockerhub', where: expect.stringContaining('/trigger/***/') },
       tagSequence: ['init', 'step-1', 'step-2', 'step-3', 'latest'],
       nextKickoff: '2026-11-27T00:00:00.000Z',
       lastPush: { init: at },
