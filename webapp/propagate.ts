@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     config,
     log,
     trigger: triggers.trigger,
+    target: triggers.target,
     timers: realTimers,
     journal: createJournal(resolve(config.stateFile), log.child({ unit: 'journal' })),
     dispatcher: registryPool,

@@ -1,6 +1,7 @@
 // `npm run bench`: throughput, latency, memory, start time and timing precision, measured the
 // same way every time, on loopback only. Not a test: it prints a table and writes
 // test/bench-results.json.
+import { createTarget } from '../../webapp/builds/targets/create-target';
 import autocannon from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -186,6 +187,7 @@ async function heapGrowth(
     config,
     log,
     trigger: async () => ({ ok: true, dryRun: true, attempts: 0 }),
+    target: createTarget(config.target, config),
     timers: realTimers,
     journal,
     dispatcher: new MockAgent(),

@@ -1,4 +1,5 @@
 import { MockAgent } from 'undici';
+import { createTarget } from '../../webapp/builds/targets/create-target';
 import { loadConfig } from '../../webapp/config';
 import { buildPushPayload } from '../../webapp/simulation/build-push-payload';
 import type { TriggerOutcome } from '../../webapp/types';
@@ -67,6 +68,7 @@ export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal
       triggered.push(tag);
       return outcome;
     },
+    target: createTarget(config.target, config),
     timers,
     journal,
     dispatcher: registry,
