@@ -83,7 +83,9 @@ export const gitlabTarget: TargetDefinition<typeof settings> = {
     const apiToken = values.apiToken ?? '';
     const projectApi = `${values.url.replace(/\/+$/, '')}/api/v4/projects/${encodeURIComponent(project)}`;
     const url = `${projectApi}/trigger/pipeline`;
-    const masked = maskUrl(url);
+    // Masked without its last two segments: maskUrl would take `pipeline`, after `trigger`,
+    // for a token, and scrub that word from every line.
+    const masked = maskUrl(projectApi);
     const answers: AnswerRules = {
       service: 'GitLab',
       started: (status) => status === 201 || status === 200,
@@ -97,7 +99,7 @@ export const gitlabTarget: TargetDefinition<typeof settings> = {
     };
     return {
       name: 'gitlab',
-      where: masked.shown,
+      where: `${masked.shown}/trigger/pipeline`,
       secrets: [
         ...[token, apiToken].flatMap((secret) =>
           secret.length > 0 ? [secret, encodeURIComponent(secret)] : [],
