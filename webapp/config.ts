@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { targets, type TargetConfig, type TargetName } from './builds/targets/create-target';
 import { createSchedule } from './clock/create-schedule';
 import { translateApsTrigger, type ApsTrigger } from './clock/translate-aps-trigger';
+import { notifyEvents, type NotifyEvent } from './notify/create-notifier';
 import { parseImageList, type ImageRef } from './registry/parse-image-ref';
 import {
   envDefaultsOf,
@@ -209,6 +210,37 @@ export const settings = {
     fromEnv: asNumber,
     schema: seconds(1, 86400),
   }),
+  /** NOTIFY_URL: an incoming webhook (Slack, Mattermost, Discord's /slack, Teams); keep it out of this file */
+  notifyUrl: setting<string | undefined>({
+    env: 'NOTIFY_URL',
+    default: undefined,
+    secret: true,
+    schema: httpUrl.optional(),
+  }),
+  /** NOTIFY_ON: the events NOTIFY_URL hears of */
+  notifyOn: setting<NotifyEvent[]>({
+    env: 'NOTIFY_ON',
+    default: [...notifyEvents],
+    fromEnv: asList,
+    schema: z
+      .array(
+        z.enum(notifyEvents, {
+          error: (issue) =>
+            `'${String(issue.input)}' is not an event: name some of ${notifyEvents.join(', ')}`,
+        }),
+        {
+          error: `must be a comma-separated list of ${notifyEvents.join(', ')}`,
+        },
+      )
+      .min(1, `must name at least one of ${notifyEvents.join(', ')}`),
+  }),
+  /** BUILD_POLL_INTERVAL: seconds between two reads of a GitHub run or GitLab pipeline not yet finished */
+  buildPollInterval: setting({
+    env: 'BUILD_POLL_INTERVAL',
+    default: 60,
+    fromEnv: asNumber,
+    schema: seconds(1, 3600),
+  }),
   /** LOG_LEVEL: pino's level */
   logLevel: setting({
     env: 'LOG_LEVEL',
@@ -244,6 +276,9 @@ export interface Config extends Omit<
   | 'reconcileInterval'
   | 'upstreamImages'
   | 'upstreamPollInterval'
+  | 'notifyUrl'
+  | 'notifyOn'
+  | 'buildPollInterval'
 > {
   schedule: ScheduleSpec;
   timezone: string;
@@ -267,6 +302,10 @@ export interface Config extends Omit<
   upstreamPollInterval: number;
   /** what the processes say once at start, beside any error: e.g. variables no longer read */
   notices: string[];
+  /** where notifications go, and which */
+  notify: { url: string | undefined; events: NotifyEvent[] };
+  /** milliseconds between two reads of a run not yet finished */
+  buildPollInterval: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -374,6 +413,8 @@ export function loadConfig(
     reconcileInterval: Math.round(v.reconcileInterval * 1000),
     upstreamImages: v.upstreamImages === undefined ? [] : parseImageList(v.upstreamImages),
     upstreamPollInterval: Math.round(v.upstreamPollInterval * 1000),
+    notify: { url: v.notifyUrl, events: [...new Set(v.notifyOn)] },
+    buildPollInterval: Math.round(v.buildPollInterval * 1000),
     logLevel: v.logLevel,
     logFormat: v.logFormat,
     notices,

@@ -28,11 +28,11 @@ async function main(): Promise<void> {
     config,
     log,
     trigger: triggers.trigger,
+    target: triggers.target,
     timers: realTimers,
     journal: createJournal(resolve(config.stateFile), log.child({ unit: 'journal' })),
     dispatcher: registryPool,
     version: appVersion(),
-    where: triggers.where,
   });
   const kickoffs = createSchedule(config.schedule, config.timezone);
   const started = describeDeployment(config, triggers.where, kickoffs.nextRun());

@@ -1,7 +1,9 @@
 import { prepareTriggers } from './builds/prepare-triggers';
+import { createDispatcher } from './builds/trigger-tag';
 import { startClock } from './clock/start-clock';
 import { createLogger } from './process/create-logger';
 import { describeDeployment } from './process/describe-deployment';
+import { createNotifier } from './notify/create-notifier';
 import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
 
 /** The clock process: kicks the chain off on schedule. */
@@ -14,6 +16,17 @@ function main(): void {
   }
   for (const notice of config.notices) log.warn(notice);
   const triggers = prepareTriggers(config, log);
+  const notifyPool = createDispatcher(config.retry.timeout);
+  const notifier = createNotifier({
+    url: config.notify.url,
+    events: config.notify.events,
+    repository: `${config.userName}/${config.repoName}`,
+    log: log.child({ unit: 'notify' }),
+    retry: config.retry,
+    dispatcher: notifyPool,
+    secrets: triggers.target.secrets,
+    now: Date.now,
+  });
   const shutdown = new AbortController();
   const firstTag = config.tagSequence[0] as string;
   const job = startClock({
@@ -22,6 +35,7 @@ function main(): void {
     firstTag,
     log,
     trigger: (tag) => triggers.trigger(tag, shutdown.signal),
+    onEvent: (event) => notifier.notify(event),
   });
   const started = describeDeployment(config, triggers.where, job.nextRun());
   log.info(started.fields, `clock started: ${started.text}`);
@@ -33,7 +47,9 @@ function main(): void {
       clearInterval(keepAlive);
       job.stop();
       shutdown.abort();
+      await notifier.close();
       await triggers.close();
+      await notifyPool.close();
       log.info({ reason }, `stopped (${reason})`);
     },
     { watchPid: supervisorPid() },

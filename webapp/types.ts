@@ -23,6 +23,20 @@ export interface TriggerOutcome {
   reason?: string;
   /** the wait before a retry was cut short by shutdown: the trigger may still be owed */
   aborted?: boolean;
+  /** the run or pipeline the target said it started, when it says */
+  run?: BuildRun;
+}
+
+/** What a build's run or pipeline is doing, in the words GitHub Actions uses for its runs. */
+export type BuildState =
+  'requested' | 'queued' | 'in_progress' | 'success' | 'failure' | 'cancelled' | 'unknown';
+
+/** One build that a target started: its id there, its page and what it is doing. */
+export interface BuildRun {
+  id: string;
+  /** the run's page, for people; null when the target's answer named none */
+  url: string | null;
+  state: BuildState;
 }
 
 /** Starts the build of `tag`; never throws. `signal` aborts it (shutdown). */
@@ -42,3 +56,10 @@ export interface Timers {
   setTimeout(run: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
 }
+
+/** What happened that someone may want to hear of; times in ms. */
+export type ChainEvent =
+  | { kind: 'given-up'; tag: string; at: number; reason: string }
+  | { kind: 'build-failed'; tag: string; run: BuildRun }
+  | { kind: 'stalled'; tag: string; since: number }
+  | { kind: 'chain-complete'; tag: string; at: number };

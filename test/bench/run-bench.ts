@@ -187,11 +187,11 @@ async function heapGrowth(
     config,
     log,
     trigger: async () => ({ ok: true, dryRun: true, attempts: 0 }),
+    target: createTarget(config.target, config),
     timers: realTimers,
     journal,
     dispatcher: new MockAgent(),
     version: 'bench',
-    where: createTarget(config.target, config).where,
   });
   const app = web.server;
   await app.ready();

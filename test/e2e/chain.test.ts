@@ -87,9 +87,9 @@ describe('the Procfile web command, end to end', () => {
     await triggersReach(hub, 3);
     await deliveriesReach(hub, 3);
     expect(hub.triggers.map((t) => `${t.api}:${t.tag}:${t.status}`)).toEqual([
-      'github:base:204',
-      'github:app:204',
-      'github:latest:204',
+      'github:base:200',
+      'github:app:200',
+      'github:latest:200',
     ]);
     expect(hub.deliveries.map((d) => d.status)).toEqual([200, 200, 200]);
     expect(web.output()).toMatch(/"name":"clock".*"msg":"triggered base"/);

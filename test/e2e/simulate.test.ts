@@ -116,7 +116,7 @@ describe('npm run trigger', () => {
       'POST https://api.github.com/repos/acme/images/actions/workflows/build.yml/dispatches\n',
     );
     expect(stdout).toContain('authorization: Bearer ***\n');
-    expect(stdout).toContain('{"ref":"main","inputs":{"tag":"init"}}');
+    expect(stdout).toContain('{"ref":"main","inputs":{"tag":"init"},"return_run_details":true}');
     expect(stdout).not.toContain('github-dry-secret');
   });
 

@@ -68,11 +68,11 @@ export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal
       triggered.push(tag);
       return outcome;
     },
+    target: createTarget(config.target, config),
     timers,
     journal,
     dispatcher: registry,
     version: '9.9.9',
-    where: createTarget(config.target, config).where,
     ...server,
   });
   const app = web.server;

@@ -18,6 +18,8 @@ export interface TestHubOptions extends Omit<FakeHubOptions, 'answer'> {
   neverBuild?: string[];
   /** build these tags, but lose their push webhooks: only the registry's API shows them */
   loseWebhook?: string[];
+  /** the runs or pipelines of these tags fail: their push never comes */
+  failBuild?: string[];
 }
 
 export function startTestHub(options: TestHubOptions): Promise<FakeHub> {
@@ -27,6 +29,7 @@ export function startTestHub(options: TestHubOptions): Promise<FakeHub> {
     refuseWith,
     neverBuild = [],
     loseWebhook = [],
+    failBuild = [],
     ...rest
   } = options;
   return startFakeHub({
@@ -38,6 +41,7 @@ export function startTestHub(options: TestHubOptions): Promise<FakeHub> {
       return {
         neverBuild: neverBuild.includes(call.tag),
         loseWebhook: loseWebhook.includes(call.tag),
+        fail: failBuild.includes(call.tag),
       };
     },
   });

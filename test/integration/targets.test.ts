@@ -61,7 +61,12 @@ describe.each([undefined, 401, 403, 404, 422, 400, 500])(
       expect(JSON.parse(request?.body ?? '')).toEqual({
         ref: 'release',
         inputs: { tag: 'step-1' },
+        return_run_details: true,
       });
+      // A 422 may refuse return_run_details (a server from before it): asked again without.
+      expect(hub.triggers.map((call) => JSON.parse(call.body).return_run_details)).toEqual(
+        refuseWith === 422 ? [true, undefined] : [true],
+      );
       const expected: Record<string, RegExp> = {
         none: /^triggered step-1$/,
         401: /GitHub answered 401: BUILD_GITHUB_TOKEN is wrong, expired or revoked/,
@@ -72,7 +77,7 @@ describe.each([undefined, 401, 403, 404, 422, 400, 500])(
         500: /GitHub answered 500/,
       };
       expect(outcome.ok).toBe(refuseWith === undefined);
-      expect(String(logs.entries()[0]?.msg)).toMatch(expected[refuseWith ?? 'none'] as RegExp);
+      expect(String(logs.entries().at(-1)?.msg)).toMatch(expected[refuseWith ?? 'none'] as RegExp);
       expect(logs.text()).not.toContain(githubToken);
     });
 

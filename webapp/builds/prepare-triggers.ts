@@ -1,11 +1,14 @@
 import type { Config } from '../config';
 import type { Logger } from '../process/create-logger';
 import type { TriggerBuild } from '../types';
+import type { BuildTarget } from './targets/build-target';
 import { createTarget } from './targets/create-target';
 import { createDispatcher, triggerTag } from './trigger-tag';
 
 export interface PreparedTriggers {
   trigger: TriggerBuild;
+  /** the target triggers go to */
+  target: BuildTarget;
   /** where triggers go, secrets replaced by *** */
   where: string;
   close(): Promise<void>;
@@ -26,6 +29,7 @@ export function prepareTriggers(config: Config, log: Logger): PreparedTriggers {
         dispatcher,
         ...(signal === undefined ? {} : { signal }),
       }),
+    target,
     where: target.where,
     close: () => dispatcher.close(),
   };

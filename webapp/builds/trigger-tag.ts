@@ -44,13 +44,30 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
       return { ok: false, dryRun: false, attempts: attempt, aborted: true };
     }
     const fields = { tag, attempt, target: target.where, status: answer.status };
+    if (answer.status !== undefined && target.askPlainer?.(answer.status) === true) {
+      log.warn(
+        fields,
+        `trigger of ${tag}: the server refused to name the run it starts (${answer.status}), asking again without that`,
+      );
+      continue;
+    }
     const refusal: Refusal | undefined =
       answer.status === undefined
         ? { retry: true, reason: answer.error ?? 'no answer' }
         : target.refusal(answer.status);
     if (refusal === undefined) {
-      log.info(fields, `triggered ${tag}`);
-      return { ok: true, dryRun: false, attempts: attempt, ...status(answer.status) };
+      const run = answer.body === undefined ? undefined : target.startedRun?.(answer.body);
+      log.info(
+        run === undefined ? fields : { ...fields, run: run.url ?? run.id },
+        `triggered ${tag}`,
+      );
+      return {
+        ok: true,
+        dryRun: false,
+        attempts: attempt,
+        ...status(answer.status),
+        ...(run === undefined ? {} : { run }),
+      };
     }
     const failed = {
       ok: false,
@@ -93,7 +110,7 @@ export function backoffDelay(
 async function sendOnce(
   tag: string,
   deps: TriggerDeps,
-): Promise<{ status?: number; error?: string }> {
+): Promise<{ status?: number; error?: string; body?: string }> {
   const { url, headers, body } = deps.target.request(tag);
   try {
     const response = await request(url, {
@@ -105,6 +122,12 @@ async function sendOnce(
       bodyTimeout: deps.retry.timeout,
       ...(deps.signal === undefined ? {} : { signal: deps.signal }),
     });
+    const started = response.statusCode >= 200 && response.statusCode < 300;
+    if (started && deps.target.startedRun !== undefined) {
+      // The build was started whatever becomes of its body: never send it again for that.
+      const body = await response.body.text().catch(() => undefined);
+      return { status: response.statusCode, ...(body === undefined ? {} : { body }) };
+    }
     await response.body.dump();
     return { status: response.statusCode };
   } catch (err) {

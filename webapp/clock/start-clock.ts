@@ -1,6 +1,6 @@
 import type { Cron } from 'croner';
 import type { Logger } from '../process/create-logger';
-import type { ScheduleSpec, TriggerBuild } from '../types';
+import type { ChainEvent, ScheduleSpec, TriggerBuild } from '../types';
 import { createSchedule } from './create-schedule';
 
 export interface ClockDeps {
@@ -9,6 +9,9 @@ export interface ClockDeps {
   firstTag: string;
   log: Logger;
   trigger: TriggerBuild;
+  /** hears of a kick-off whose trigger was given up */
+  onEvent?: (event: ChainEvent) => void;
+  now?: () => number;
 }
 
 /** Triggers the first tag on every tick of the schedule; a failed tick never stops the clock. */
@@ -17,7 +20,15 @@ export function startClock(deps: ClockDeps): Cron {
   const job = createSchedule(deps.schedule, deps.timezone, async () => {
     log.info({ tag: firstTag }, `kick-off: triggering ${firstTag}`);
     try {
-      await deps.trigger(firstTag);
+      const outcome = await deps.trigger(firstTag);
+      if (!outcome.ok && !outcome.aborted) {
+        deps.onEvent?.({
+          kind: 'given-up',
+          tag: firstTag,
+          at: (deps.now ?? Date.now)(),
+          reason: outcome.reason ?? 'trigger failed',
+        });
+      }
     } catch (err) {
       log.error({ err, tag: firstTag }, 'kick-off failed');
     }

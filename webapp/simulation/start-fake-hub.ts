@@ -26,6 +26,11 @@ export interface FakeHubOptions {
   buildTime?: number;
   /** how to answer a build request (the nth, from 1); by default it is accepted and built */
   answer?: (call: BuildCall, nth: number) => BuildAnswer;
+  /**
+   * What GitHub does with `return_run_details`: names the run (200, the default), ignores the
+   * field (204, a server from before February 2026), or refuses it (422)
+   */
+  githubRunDetails?: 'answer' | 'ignore' | 'refuse';
 }
 
 /** A build request as the fake hub understood it. */
@@ -44,6 +49,20 @@ export interface BuildAnswer {
   neverBuild?: boolean;
   /** build and push it, but lose its webhook: only the registry's API shows the push */
   loseWebhook?: boolean;
+  /** its run or pipeline fails after `buildTime`, and nothing is pushed */
+  fail?: boolean;
+}
+
+/** A GitHub run or GitLab pipeline the fake started. */
+export interface FakeRun {
+  api: 'github' | 'gitlab';
+  id: number;
+  tag: string;
+  /** ms: when it ends */
+  endsAt: number;
+  fails: boolean;
+  /** its page */
+  url: string;
 }
 
 export interface FakeHub extends EventEmitter {
@@ -53,6 +72,10 @@ export interface FakeHub extends EventEmitter {
   deliveries: { tag: string; status: number; body: string; at: number }[];
   /** Docker Hub's API on the same port: each push is recorded there */
   registry: FakeRegistryState;
+  /** the GitHub runs and GitLab pipelines started, which GET reads as they go */
+  runs: FakeRun[];
+  /** the reads of runs and pipelines, with the status each was answered */
+  runReads: { path: string; status: number }[];
   /** records a push of `tag` now and sends its webhook; `at` is when the app had answered */
   push(tag: string): Promise<{ tag: string; status: number; body: string; at: number }>;
   close(): Promise<void>;
@@ -66,6 +89,8 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   const hub = new EventEmitter() as FakeHub;
   hub.triggers = [];
   hub.deliveries = [];
+  hub.runs = [];
+  hub.runReads = [];
   const hanging = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>();
   let requests = 0;
@@ -103,6 +128,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       const body = Buffer.concat(chunks).toString('utf8');
       if (hub.registry.handle(req, res, body)) return;
       const path = (req.url ?? '/').split('?')[0] as string;
+      if (req.method === 'GET' && readRun(hub, req, res, path)) return;
       const call = recognise(req.method ?? '', path, body);
       if (call === undefined) {
         res.writeHead(404, { 'content-type': 'application/json' });
@@ -115,7 +141,11 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
         hanging.add(res);
         return;
       }
-      const status = answer.status ?? call.success;
+      const details = call.api === 'github' && parseJson(body).return_run_details === true;
+      const plain = options.githubRunDetails ?? 'answer';
+      const refused = details && plain === 'refuse' && answer.status === undefined;
+      const status =
+        answer.status ?? (refused ? 422 : details && plain === 'answer' ? 200 : call.success);
       const trigger: FakeTrigger = {
         api: call.api,
         tag: call.tag,
@@ -127,11 +157,18 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       };
       hub.triggers.push(trigger);
       hub.emit('trigger', trigger);
+      const run =
+        status < 300 && call.api !== 'dockerhub'
+          ? startRun(hub, call, path, answer, options)
+          : undefined;
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(
-        status === 204 ? undefined : JSON.stringify({ state: status < 300 ? 'Success' : 'Error' }),
+        status === 204
+          ? undefined
+          : JSON.stringify(run === undefined ? { state: status < 300 ? 'Success' : 'Error' } : run),
       );
-      if (status >= 300 || answer.neverBuild === true || !options.webhookUrl) return;
+      if (status >= 300 || answer.neverBuild === true || answer.fail === true) return;
+      if (!options.webhookUrl) return;
       const timer = setTimeout(() => {
         timers.delete(timer);
         if (answer.loseWebhook === true) {
@@ -156,6 +193,72 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
 }
 
 type Call = BuildCall & { success: number };
+
+/** Records a run or pipeline for `call`, and what its build API answers about it. */
+function startRun(
+  hub: FakeHub,
+  call: Call,
+  path: string,
+  answer: BuildAnswer,
+  options: FakeHubOptions,
+): Record<string, unknown> {
+  const id = 7000 + hub.runs.length + 1;
+  const github = /^\/repos\/([^/]+\/[^/]+)\//.exec(path)?.[1];
+  const project = decodeURIComponent(/^\/api\/v4\/projects\/([^/]+)\//.exec(path)?.[1] ?? '');
+  const url =
+    call.api === 'github'
+      ? `https://github.com/${github ?? ''}/actions/runs/${id}`
+      : `https://gitlab.com/${project}/-/pipelines/${id}`;
+  hub.runs.push({
+    api: call.api === 'github' ? 'github' : 'gitlab',
+    id,
+    tag: call.tag,
+    endsAt: Date.now() + (options.buildTime ?? 0),
+    fails: answer.fail === true,
+    url,
+  });
+  return call.api === 'github'
+    ? {
+        workflow_run_id: id,
+        run_url: `${hub.url}/repos/${github ?? ''}/actions/runs/${id}`,
+        html_url: url,
+      }
+    : { id, web_url: url, status: 'created' };
+}
+
+/** Answers GitHub's read of a run or GitLab's of a pipeline; false when `path` is neither. */
+function readRun(hub: FakeHub, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+  const github = /^\/repos\/[^/]+\/[^/]+\/actions\/runs\/(\d+)$/.exec(path);
+  const gitlab = /^\/api\/v4\/projects\/[^/]+\/pipelines\/(\d+)$/.exec(path);
+  const id = Number((github ?? gitlab)?.[1]);
+  if (Number.isNaN(id)) return false;
+  const run = hub.runs.find((candidate) => candidate.id === id);
+  const allowed =
+    github !== null
+      ? /^Bearer \S+$/.test(req.headers.authorization ?? '')
+      : (req.headers['private-token'] ?? '') !== '';
+  const status = !allowed ? 401 : run === undefined ? 404 : 200;
+  hub.runReads.push({ path, status });
+  res.writeHead(status, { 'content-type': 'application/json' });
+  if (run === undefined || status !== 200) {
+    res.end(JSON.stringify({ message: status === 401 ? 'Unauthorized' : 'Not Found' }));
+    return true;
+  }
+  const ended = Date.now() >= run.endsAt;
+  res.end(
+    JSON.stringify(
+      github !== null
+        ? {
+            id,
+            status: ended ? 'completed' : 'in_progress',
+            conclusion: ended ? (run.fails ? 'failure' : 'success') : null,
+            html_url: run.url,
+          }
+        : { id, status: ended ? (run.fails ? 'failed' : 'success') : 'running', web_url: run.url },
+    ),
+  );
+  return true;
+}
 
 /** Which build API a request is for, and the tag it asks to build. */
 function recognise(method: string, path: string, body: string): Call | undefined {
@@ -185,9 +288,10 @@ function dockerTag(body: string): string {
   return parsed.docker_tag ?? parsed.source_name ?? '';
 }
 
-function parseJson(body: string): unknown {
+function parseJson(body: string): Record<string, unknown> {
   try {
-    return JSON.parse(body) ?? {};
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};
   }

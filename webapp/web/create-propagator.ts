@@ -1,5 +1,5 @@
 import type { Logger } from '../process/create-logger';
-import type { Timers, TriggerOutcome } from '../types';
+import type { ChainEvent, Timers, TriggerOutcome } from '../types';
 import type { Journal, PendingTrigger } from './create-journal';
 
 export type Decision =
@@ -21,6 +21,8 @@ export interface PropagatorDeps {
   stallTimeout: number;
   /** trigger a stalled tag once more */
   stallRetrigger: boolean;
+  /** hears what is worth telling people: a trigger given up, a stall, the last tag's push */
+  onEvent?: (event: ChainEvent) => void;
 }
 
 /** ms: a webhook's pushed_at this close to a push the registry showed is that same push. */
@@ -31,6 +33,8 @@ export interface ChainStatus {
   pending: { tag: string; after: string; dueAt: string }[];
   awaiting: { tag: string; since: string }[];
   stalled: { tag: string; since: string }[];
+  /** tags whose build failed or was cancelled, since their trigger */
+  failed: { tag: string; since: string }[];
 }
 
 interface Pending extends PendingTrigger {
@@ -65,6 +69,8 @@ export interface Propagator {
   propagateAt(tag: string, pushedAt: number, dueAt: number): void;
   /** `tag`'s push is awaited as if it had been triggered at `since` (ms). */
   awaitSince(tag: string, since: number): void;
+  /** `tag`'s build failed or was cancelled: its push is no longer awaited. */
+  buildFailed(tag: string): void;
   knowledge(): ChainKnowledge;
   /** Schedules what the journal says is owed; what is overdue is sent at once. */
   resume(): number;
@@ -86,6 +92,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   const triggeredAt = new Map<string, number>();
   const awaiting = new Map<string, Awaited>();
   const stalled = new Map<string, number>();
+  const failed = new Map<string, number>();
   const shutdown = new AbortController();
 
   const persist = () =>
@@ -113,6 +120,14 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       return { ok: false, dryRun: false, attempts: 1, reason: 'trigger failed' };
     });
 
+  const givenUp = (tag: string, outcome: TriggerOutcome) =>
+    deps.onEvent?.({
+      kind: 'given-up',
+      tag,
+      at: timers.now(),
+      reason: outcome.reason ?? 'trigger failed',
+    });
+
   const send = async (entry: Pending) => {
     const outcome = await attempt(entry.tag);
     if (outcome.aborted) return;
@@ -121,10 +136,12 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     if (!outcome.ok) {
       // triggerTag has said why; the chain cannot go on until the next push or kick-off.
       stalled.set(entry.tag, timers.now());
+      givenUp(entry.tag, outcome);
       return;
     }
     if (outcome.dryRun) return;
     triggeredAt.set(entry.tag, timers.now());
+    failed.delete(entry.tag);
     watch(entry.tag, false);
   };
 
@@ -141,6 +158,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     knownPush.set(tag, Math.max(at, knownPush.get(tag) ?? at));
     unwatch(tag);
     stalled.delete(tag);
+    failed.delete(tag);
   };
 
   const queue = (entry: Pending) => {
@@ -179,9 +197,12 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       { tag, since, retrigger },
       `chain stalled: no push of ${tag} since its trigger at ${since} (failed or ignored build?)`,
     );
+    deps.onEvent?.({ kind: 'stalled', tag, since: watched.since });
     if (!retrigger) return;
     void attempt(tag).then((outcome) => {
-      if (!outcome.aborted && !outcome.dryRun) watch(tag, true);
+      if (outcome.aborted || outcome.dryRun) return;
+      if (outcome.ok) watch(tag, true);
+      else givenUp(tag, outcome);
     });
   };
 
@@ -202,7 +223,11 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       if (!repeated) satisfy(tag);
       if (pushedAt !== undefined) seenPush.set(tag, pushedAt);
       const next = tags[position + 1];
-      if (next === undefined) return { kind: 'last', duplicate: repeated };
+      if (next === undefined) {
+        if (!repeated)
+          deps.onEvent?.({ kind: 'chain-complete', tag, at: pushedMs ?? timers.now() });
+        return { kind: 'last', duplicate: repeated };
+      }
       const queued = pending.get(next);
       if (queued !== undefined) return { kind: 'duplicate', next, dueAt: queued.dueAt };
       if (repeated) return { kind: 'duplicate', next };
@@ -219,8 +244,14 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       watch(tag, false);
     },
     learnPush(tag, at) {
+      // Only a last tag this process triggered or awaits ends a chain it drove: after a
+      // restart, the registry's earlier pushes are history.
+      const ours = awaiting.has(tag) || triggeredAt.has(tag) || failed.has(tag);
       pushed(tag, at);
       registryPush.set(tag, at);
+      if (ours && positions.get(tag) === tags.length - 1) {
+        deps.onEvent?.({ kind: 'chain-complete', tag, at });
+      }
     },
     propagateAt(tag, at, dueAt) {
       const next = tags[(positions.get(tag) ?? Number.NaN) + 1];
@@ -229,6 +260,11 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     },
     awaitSince(tag, since) {
       watch(tag, false, since);
+    },
+    buildFailed(tag) {
+      if (!awaiting.has(tag)) return;
+      unwatch(tag);
+      failed.set(tag, timers.now());
     },
     knowledge() {
       return {
@@ -281,6 +317,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         })),
         awaiting: [...awaiting].map(([tag, watched]) => ({ tag, since: iso(watched.since) })),
         stalled: [...stalled].map(([tag, since]) => ({ tag, since: iso(since) })),
+        failed: [...failed].map(([tag, since]) => ({ tag, since: iso(since) })),
       };
     },
     async close() {

@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { Dispatcher } from 'undici';
+import { createBuildWatcher } from '../builds/create-build-watcher';
+import type { BuildTarget } from '../builds/targets/build-target';
 import { createSchedule } from '../clock/create-schedule';
 import { longestPropagationDelay, type Config } from '../config';
 import type { Logger } from '../process/create-logger';
 import { startPolling } from '../process/start-polling';
 import { createHubApi } from '../registry/create-hub-api';
 import { createReconciler } from '../registry/create-reconciler';
+import { createNotifier } from '../notify/create-notifier';
 import { createUpstreamWatcher } from '../registry/create-upstream-watcher';
-import type { Timers, TriggerBuild } from '../types';
+import type { Timers, TriggerBuild, TriggerOutcome } from '../types';
 import { buildServer } from './build-server';
 import type { Journal } from './create-journal';
 import { createPropagator, type Propagator } from './create-propagator';
@@ -17,13 +20,13 @@ export interface WebAppDeps {
   /** the process's root logger */
   log: Logger;
   trigger: TriggerBuild;
+  /** the target `trigger` sends to: how its runs are read, and its secrets */
+  target: BuildTarget;
   timers: Timers;
   journal: Journal;
-  /** the connection pool for Docker Hub's API */
+  /** the connection pool for Docker Hub's API, the builds' runs and notifications */
   dispatcher: Dispatcher;
   version: string;
-  /** where triggers go, secrets replaced by *** (prepareTriggers' `where`) */
-  where: string;
   /** ms a whole request may take (the server's default when left out) */
   requestTimeout?: number;
 }
@@ -45,17 +48,47 @@ export function createWebApp(deps: WebAppDeps): WebApp {
   const { config, log, timers } = deps;
   const firstTag = config.tagSequence[0] as string;
   const startedAt = timers.now();
+  const repository = `${config.userName}/${config.repoName}`;
+  const notifier = createNotifier({
+    url: config.notify.url,
+    events: config.notify.events,
+    log: log.child({ unit: 'notify' }),
+    retry: config.retry,
+    dispatcher: deps.dispatcher,
+    secrets: deps.target.secrets,
+    repository,
+    now: () => timers.now(),
+  });
+  const builds = createBuildWatcher({
+    target: deps.target,
+    log: log.child({ unit: 'builds' }),
+    timers,
+    dispatcher: deps.dispatcher,
+    interval: config.buildPollInterval,
+    timeout: config.retry.timeout,
+    onFailed: (tag, run) => {
+      propagator.buildFailed(tag);
+      notifier.notify({ kind: 'build-failed', tag, run });
+    },
+  });
+  // Every build this process starts is followed when its target names the run.
+  const trigger: TriggerBuild = async (tag, signal) => {
+    const outcome: TriggerOutcome = await deps.trigger(tag, signal);
+    if (outcome.ok && !outcome.dryRun) builds.started(tag, outcome.run);
+    return outcome;
+  };
   const propagator = createPropagator({
     tags: config.tagSequence,
     delay: config.propagationDelay,
     longestDelay: longestPropagationDelay * 1000,
     log: log.child({ unit: 'chain' }),
-    trigger: deps.trigger,
+    trigger,
     timers,
     journal: deps.journal,
     // A dry run sends nothing, so no push can be owed.
     stallTimeout: config.dryRun ? 0 : config.stallTimeout,
     stallRetrigger: config.stallRetrigger,
+    onEvent: (event) => notifier.notify(event),
   });
   const api = createHubApi({
     baseUrl: config.registry.url,
@@ -91,8 +124,16 @@ export function createWebApp(deps: WebAppDeps): WebApp {
       { changed, tag: firstTag },
       `upstream kick-off: ${changed.join(', ')} changed, triggering ${firstTag}`,
     );
-    const outcome = await deps.trigger(firstTag, shutdown.signal);
+    const outcome = await trigger(firstTag, shutdown.signal);
     if (outcome.ok && !outcome.dryRun) propagator.expect(firstTag);
+    if (!outcome.ok && !outcome.aborted) {
+      notifier.notify({
+        kind: 'given-up',
+        tag: firstTag,
+        at: timers.now(),
+        reason: outcome.reason ?? 'trigger failed',
+      });
+    }
   };
   const shutdown = new AbortController();
   const kickoffs = createSchedule(config.schedule, config.timezone);
@@ -103,19 +144,25 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     const next = kickoffs.nextRun(new Date(timers.now()));
     const chain = propagator.status();
     const reconciliation = reconciler.status();
+    const running = builds.status();
+    const has = (list: { tag: string }[], tag: string) => list.some((entry) => entry.tag === tag);
     const state = (tag: string) =>
-      chain.pending.some((entry) => entry.tag === tag)
+      has(chain.pending, tag)
         ? 'pending'
-        : chain.stalled.some((entry) => entry.tag === tag)
-          ? 'stalled'
-          : chain.awaiting.some((entry) => entry.tag === tag)
-            ? 'awaited'
-            : null;
+        : has(chain.failed, tag)
+          ? 'failed'
+          : has(chain.stalled, tag)
+            ? 'stalled'
+            : has(chain.awaiting, tag)
+              ? ['requested', 'queued', 'in_progress'].includes(running[tag]?.state ?? '')
+                ? 'building'
+                : 'awaited'
+              : null;
     return {
       version: deps.version,
       dryRun: config.dryRun,
-      repository: `${config.userName}/${config.repoName}`,
-      target: { name: config.target.name, where: deps.where },
+      repository,
+      target: { name: config.target.name, where: deps.target.where },
       tagSequence: config.tagSequence,
       nextKickoff: next === null ? null : next.toISOString(),
       ...chain,
@@ -124,6 +171,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
         registryPush: reconciliation.registry[tag] ?? null,
         appPush: chain.lastPush[tag] ?? null,
         state: state(tag),
+        build: running[tag] ?? null,
       })),
       reconciliation: {
         every: config.reconcileInterval / 1000,
@@ -131,6 +179,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
         outcome: reconciliation.outcome,
       },
       upstream: upstream.status(),
+      notifications: notifier.recent(),
     };
   };
 
@@ -148,6 +197,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     start() {
       if (started) return;
       started = true;
+      builds.start();
       propagator.resume();
       // The clock's own schedule: after each of its kick-offs, the first tag's push is awaited.
       if (!config.dryRun) {
@@ -171,6 +221,8 @@ export function createWebApp(deps: WebAppDeps): WebApp {
       for (const loop of running) loop.stop();
       await server.close();
       await propagator.close();
+      builds.close();
+      await notifier.close();
     },
   };
 }

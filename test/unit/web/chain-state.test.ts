@@ -253,15 +253,17 @@ describe('health and status', () => {
       ],
       awaiting: [],
       stalled: [],
+      failed: [],
       tags: [
-        { tag: 'init', registryPush: null, appPush: at, state: null },
-        { tag: 'step-1', registryPush: null, appPush: null, state: 'pending' },
-        { tag: 'step-2', registryPush: null, appPush: null, state: null },
-        { tag: 'step-3', registryPush: null, appPush: null, state: null },
-        { tag: 'latest', registryPush: null, appPush: null, state: null },
+        { tag: 'init', registryPush: null, appPush: at, state: null, build: null },
+        { tag: 'step-1', registryPush: null, appPush: null, state: 'pending', build: null },
+        { tag: 'step-2', registryPush: null, appPush: null, state: null, build: null },
+        { tag: 'step-3', registryPush: null, appPush: null, state: null, build: null },
+        { tag: 'latest', registryPush: null, appPush: null, state: null, build: null },
       ],
       reconciliation: { every: 600, lastLook: null, outcome: null },
       upstream: [],
+      notifications: [],
     });
     expect(response.body).not.toMatch(/status-secret|tok/);
   });

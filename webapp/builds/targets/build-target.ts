@@ -1,4 +1,5 @@
 import type { SettingsOf, SettingsTable } from '../../settings/read-settings';
+import type { BuildRun, BuildState } from '../../types';
 
 /** The method of every build request. */
 export const buildMethod = 'POST';
@@ -26,6 +27,52 @@ export interface BuildTarget {
   request(tag: string): BuildRequest;
   /** undefined when `status` means the build was started. */
   refusal(status: number): Refusal | undefined;
+  /** The run a started build's answer names; when left out, the answer's body is not read. */
+  startedRun?(body: string): BuildRun | undefined;
+  /**
+   * Whether `status` refuses an option the request asked for beyond the build itself: then
+   * request() leaves it out from now on, and the trigger is sent again at once.
+   */
+  askPlainer?(status: number): boolean;
+  /** How a started run is read back, when this target can read it. */
+  runs?: RunReader;
+  /** Why this target's builds cannot be followed, when they cannot; said once at start. */
+  cannotFollow?: string;
+}
+
+/** Reads one run of a build target: what to ask, and what the answer says. */
+export interface RunReader {
+  request(run: BuildRun): { url: string; headers: Record<string, string> };
+  /** the run's state and page from a 200's body; undefined when the body is not a run */
+  read(body: string): { state: BuildState; url: string | null } | undefined;
+  /** the likely cause when the read is refused (401, 403, 404): the token cannot read runs */
+  denied: string;
+}
+
+/** Whether a run in `state` has ended. */
+export function hasEnded(state: BuildState): boolean {
+  return state === 'success' || state === 'failure' || state === 'cancelled';
+}
+
+/** The JSON object of an answer's body, or an empty one. */
+export function parseObject(body: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** A URL a person may open, or null: only http(s). */
+export function pageUrl(value: unknown): string | null {
+  return typeof value === 'string' && /^https?:\/\/\S+$/.test(value) ? value : null;
+}
+
+/** An id as text, from a number or a string of digits. */
+export function runId(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  return typeof value === 'string' && /^\d{1,20}$/.test(value) ? value : undefined;
 }
 
 /** What every target may use beyond its own settings: the repository whose tags it builds. */

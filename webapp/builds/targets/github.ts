@@ -2,7 +2,44 @@ import { z } from 'zod';
 import { setting } from '../../settings/read-settings';
 import { gitRef, httpUrl, optionalToken } from '../../settings/schemas';
 import { maskUrl } from '../mask-url';
-import { readAnswer, type AnswerRules, type TargetDefinition } from './build-target';
+import type { BuildState } from '../../types';
+import {
+  pageUrl,
+  parseObject,
+  readAnswer,
+  runId,
+  type AnswerRules,
+  type TargetDefinition,
+} from './build-target';
+
+// A run's conclusion, once its status is `completed`:
+// https://docs.github.com/en/rest/actions/workflow-runs#get-a-workflow-run
+const conclusions: Record<string, BuildState> = {
+  success: 'success',
+  neutral: 'success',
+  failure: 'failure',
+  timed_out: 'failure',
+  startup_failure: 'failure',
+  action_required: 'failure',
+  stale: 'failure',
+  cancelled: 'cancelled',
+  skipped: 'cancelled',
+};
+
+const statuses: Record<string, BuildState> = {
+  requested: 'requested',
+  queued: 'queued',
+  waiting: 'queued',
+  pending: 'queued',
+  in_progress: 'in_progress',
+};
+
+function runState(status: unknown, conclusion: unknown): BuildState {
+  if (status === 'completed') {
+    return typeof conclusion === 'string' ? (conclusions[conclusion] ?? 'unknown') : 'unknown';
+  }
+  return typeof status === 'string' ? (statuses[status] ?? 'unknown') : 'unknown';
+}
 
 const settings = {
   /** BUILD_GITHUB_API_URL: GitHub's REST API */
@@ -57,8 +94,22 @@ export const githubTarget: TargetDefinition<typeof settings> = {
     const repository = values.repository ?? '';
     const workflow = values.workflow ?? '';
     const token = values.token ?? '';
-    const url = `${values.apiUrl.replace(/\/+$/, '')}/repos/${repository}/actions/workflows/${encodeURIComponent(workflow)}/dispatches`;
+    const api = values.apiUrl.replace(/\/+$/, '');
+    const url = `${api}/repos/${repository}/actions/workflows/${encodeURIComponent(workflow)}/dispatches`;
     const masked = maskUrl(url);
+    const headers = {
+      authorization: `Bearer ${token}`,
+      accept: 'application/vnd.github+json',
+      'x-github-api-version': '2022-11-28',
+      // GitHub refuses requests without one.
+      'user-agent': 'dockerhub-trigger-propagate',
+    };
+    // Since February 2026 a dispatch names its run when asked; a server from before refuses
+    // the field (422) or ignores it (204):
+    // https://github.blog/changelog/2026-02-19-workflow-dispatch-api-now-returns-run-ids
+    let askRun = true;
+    // the dispatch after a 422 went without the field: its answer says whether that was why
+    let probing = false;
     const answers: AnswerRules = {
       service: 'GitHub',
       started: (status) => status === 204 || status === 200,
@@ -76,17 +127,47 @@ export const githubTarget: TargetDefinition<typeof settings> = {
       secrets: [...(token.length > 0 ? [token] : []), ...masked.secrets],
       request: (tag) => ({
         url,
-        headers: {
-          authorization: `Bearer ${token}`,
-          accept: 'application/vnd.github+json',
-          'x-github-api-version': '2022-11-28',
-          'content-type': 'application/json',
-          // GitHub refuses requests without one.
-          'user-agent': 'dockerhub-trigger-propagate',
-        },
-        body: JSON.stringify({ ref: values.ref, inputs: { tag } }),
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          ref: values.ref,
+          inputs: { tag },
+          ...(askRun ? { return_run_details: true } : {}),
+        }),
       }),
-      refusal: (status) => readAnswer(status, answers),
+      refusal: (status) => {
+        if (probing) {
+          probing = false;
+          // Refused without the field too: the 422 was about something else.
+          if (!answers.started(status)) askRun = true;
+        }
+        return readAnswer(status, answers);
+      },
+      askPlainer: (status) => {
+        if (status !== 422 || !askRun) return false;
+        askRun = false;
+        probing = true;
+        return true;
+      },
+      startedRun: (body) => {
+        const answer = parseObject(body);
+        const id = runId(answer.workflow_run_id);
+        if (id === undefined) return undefined;
+        return { id, url: pageUrl(answer.html_url), state: 'requested' };
+      },
+      // The run is read at the configured API, never at a URL an answer names: the token goes
+      // only where it was configured to go.
+      runs: {
+        request: (run) => ({
+          url: `${api}/repos/${repository}/actions/runs/${encodeURIComponent(run.id)}`,
+          headers,
+        }),
+        read: (body) => {
+          const run = parseObject(body);
+          if (runId(run.id) === undefined) return undefined;
+          return { state: runState(run.status, run.conclusion), url: pageUrl(run.html_url) };
+        },
+        denied: 'BUILD_GITHUB_TOKEN may not read workflow runs (it needs Actions: read)',
+      },
     };
   },
 };

@@ -1,0 +1,282 @@
+import { prepareTriggers } from '../../webapp/builds/prepare-triggers';
+import { createDispatcher } from '../../webapp/builds/trigger-tag';
+import { loadConfig } from '../../webapp/config';
+import { realTimers } from '../../webapp/process/timers';
+import { createWebApp } from '../../webapp/web/create-web-app';
+import { delivery, memoryJournal } from '../helpers/app';
+import { eventually } from '../helpers/eventually';
+import { startTestHub, type FakeHub, type TestHubOptions } from '../helpers/fake-hub';
+import { captureLogs } from '../helpers/logs';
+import { startNotifyReceiver } from '../helpers/notify-receiver';
+
+const githubToken = 'ghp_followToken0123456789';
+const gitlabToken = 'glptt-followTriggerToken';
+const gitlabApiToken = 'glpat-followReadToken987';
+const secrets = [githubToken, gitlabToken, gitlabApiToken, 'receiverSecretKey42'];
+
+/** The web app as the web process wires it, on real timers, against fakes on loopback. */
+async function startApp(
+  env: (hub: FakeHub) => Record<string, string>,
+  hubOptions: Partial<TestHubOptions> = {},
+) {
+  const hub = await startTestHub({ user: 'maddouri', repo: 'void-docker', ...hubOptions });
+  const receiver = await startNotifyReceiver();
+  const config = loadConfig({
+    PROPAGATION_DELAY: '0',
+    BUILD_POLL_INTERVAL: '1',
+    TRIGGER_RETRY_INITIAL: '0.01',
+    TRIGGER_RETRY_MAX: '0.05',
+    TRIGGER_RETRY_GIVE_UP: '1',
+    TRIGGER_TIMEOUT: '2',
+    RECONCILE_INTERVAL: '0',
+    NOTIFY_URL: receiver.url,
+    ...env(hub),
+  });
+  const logs = captureLogs('web');
+  const triggers = prepareTriggers(config, logs.log);
+  const dispatcher = createDispatcher(config.retry.timeout);
+  const web = createWebApp({
+    config,
+    log: logs.log,
+    trigger: triggers.trigger,
+    target: triggers.target,
+    timers: realTimers,
+    journal: memoryJournal(),
+    dispatcher,
+    version: '9.9.9',
+  });
+  web.start();
+  const post = (tag: string, pushedAt = 1764158400) =>
+    web.server.inject({
+      method: 'POST',
+      url: config.propagationRoute,
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify(delivery(tag, { push_data: { tag, pushed_at: pushedAt } })),
+    });
+  const status = async () => (await web.server.inject('/status')).body;
+  const close = async () => {
+    await web.close();
+    await triggers.close();
+    await dispatcher.close();
+    await hub.close();
+    await receiver.close();
+  };
+  return { hub, receiver, logs, web, post, status, close };
+}
+
+type Started = Awaited<ReturnType<typeof startApp>>;
+
+function expectNoSecret(text: string) {
+  for (const secret of secrets) expect(text).not.toContain(secret);
+}
+
+const github = {
+  BUILD_TARGET: 'github',
+  BUILD_GITHUB_REPOSITORY: 'acme/images',
+  BUILD_GITHUB_WORKFLOW: 'build.yml',
+  BUILD_GITHUB_TOKEN: githubToken,
+};
+const gitlab = {
+  BUILD_TARGET: 'gitlab',
+  GITLAB_PROJECT: 'acme/images',
+  GITLAB_TRIGGER_TOKEN: gitlabToken,
+};
+
+describe('a failed build is reported within one poll interval, with its link', () => {
+  let t: Started | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it.each([
+    ['github', (hub: FakeHub) => ({ ...github, BUILD_GITHUB_API_URL: hub.url })],
+    [
+      'gitlab',
+      (hub: FakeHub) => ({ ...gitlab, GITLAB_URL: hub.url, GITLAB_API_TOKEN: gitlabApiToken }),
+    ],
+  ])('%s', async (api, env) => {
+    t = await startApp(env, { failBuild: ['step-1'], buildTime: 200 });
+    expect((await t.post('init')).statusCode).toBe(200);
+    await eventually(() => t?.hub.runs.length === 1, `the ${api} build of step-1 to start`);
+    const run = t.hub.runs[0];
+    expect(run).toMatchObject({ api, tag: 'step-1', fails: true });
+    await eventually(() => t?.receiver.received.length === 1, 'the build-failed notification');
+    // The run ended 200 ms after its trigger; the first read, one interval (1 s) after the
+    // trigger, reports it.
+    expect(Date.now() - (run?.endsAt ?? 0)).toBeLessThan(1000 + 1500);
+
+    const link = run?.url ?? '';
+    expect(t.receiver.received).toEqual([
+      { text: `maddouri/void-docker: build of step-1 failed: ${link}` },
+    ]);
+    expect(t.receiver.requests[0]?.contentType).toBe('application/json');
+    expect(t.logs.entries()).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        unit: 'builds',
+        tag: 'step-1',
+        run: link,
+        msg: `build of step-1 failed: ${link}`,
+      }),
+    );
+    const status = JSON.parse(await t.status()) as {
+      tags: { tag: string; state: string | null; build: unknown }[];
+      awaiting: unknown[];
+      notifications: { event: string; text: string }[];
+    };
+    expect(status.tags[1]).toEqual(
+      expect.objectContaining({
+        tag: 'step-1',
+        state: 'failed',
+        build: { state: 'failure', url: link },
+      }),
+    );
+    // The wait for its push ended: no stall is reported for it after STALL_TIMEOUT.
+    expect(status.awaiting).toEqual([]);
+    expect(status.notifications).toEqual([
+      expect.objectContaining({ event: 'build-failed', text: expect.stringContaining(link) }),
+    ]);
+    expect(t.hub.runReads.map((read) => read.status)).toEqual([200]);
+    expectNoSecret(await t.status());
+    expectNoSecret(t.logs.text());
+  });
+});
+
+describe('following builds', () => {
+  let t: Started | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('shows a GitHub run as building while it runs, then as a success', async () => {
+    t = await startApp((hub) => ({ ...github, BUILD_GITHUB_API_URL: hub.url }), {
+      buildTime: 1500,
+    });
+    await t.post('init');
+    await eventually(() => t?.hub.runs.length === 1, 'the build of step-1 to start');
+    const tagOf = async () =>
+      (JSON.parse(await t!.status()) as { tags: { state: string; build: unknown }[] }).tags[1];
+    await eventually(
+      async () => (await tagOf())?.state === 'building',
+      'step-1 to show as building',
+    );
+    expect((await tagOf())?.build).toEqual({
+      state: expect.stringMatching(/^(requested|in_progress)$/),
+      url: t.hub.runs[0]?.url,
+    });
+    await eventually(
+      async () =>
+        JSON.stringify((await tagOf())?.build) ===
+        JSON.stringify({ state: 'success', url: t!.hub.runs[0]?.url }),
+      'the run of step-1 to be read as a success',
+      6000,
+    );
+    expect((await tagOf())?.state).toBe('awaited');
+    await t.post('step-1', 1764158500);
+    expect((await tagOf())?.state).toBeNull();
+    expect(t.hub.runReads.length).toBeGreaterThanOrEqual(2);
+    expect(t.receiver.received).toEqual([]);
+  });
+
+  it('falls back to a plain dispatch where GitHub refuses return_run_details, and remembers', async () => {
+    t = await startApp((hub) => ({ ...github, BUILD_GITHUB_API_URL: hub.url }), {
+      githubRunDetails: 'refuse',
+    });
+    await t.post('init');
+    await eventually(() => t?.hub.triggers.length === 2, 'the dispatch, and its plain repeat');
+    expect(t.hub.triggers.map((call) => call.status)).toEqual([422, 204]);
+    const bodies = t.hub.triggers.map((call) => JSON.parse(call.body) as Record<string, unknown>);
+    expect(bodies.map((body) => body.return_run_details)).toEqual([true, undefined]);
+    await t.post('step-1', 1764158500);
+    await eventually(() => t?.hub.triggers.length === 3, 'the dispatch of step-2');
+    expect(JSON.parse(t.hub.triggers[2]?.body ?? '')).not.toHaveProperty('return_run_details');
+    expect(t.hub.triggers[2]?.status).toBe(204);
+    const said = t.logs
+      .entries()
+      .filter((line) => /builds are not followed/.test(String(line.msg)));
+    expect(said).toHaveLength(1);
+    expect(t.hub.runReads).toEqual([]);
+  });
+
+  it('says once, without GITLAB_API_TOKEN, that pipelines are not followed, and still links them', async () => {
+    t = await startApp((hub) => ({ ...gitlab, GITLAB_URL: hub.url }), { buildTime: 60_000 });
+    await t.post('init');
+    await eventually(() => t?.hub.runs.length === 1, 'the pipeline of step-1 to start');
+    const said = t.logs
+      .entries()
+      .filter((line) => /GITLAB_API_TOKEN is not set/.test(String(line.msg)));
+    expect(said).toHaveLength(1);
+    const status = JSON.parse(await t.status()) as { tags: { state: string; build: unknown }[] };
+    expect(status.tags[1]).toMatchObject({
+      state: 'building',
+      build: { state: 'requested', url: t.hub.runs[0]?.url },
+    });
+    expect(t.hub.runReads).toEqual([]);
+  });
+});
+
+describe('notifications', () => {
+  let t: Started | undefined;
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  it('sends one notification naming the tag when a trigger is given up', async () => {
+    t = await startApp((hub) => ({ ...github, BUILD_GITHUB_API_URL: hub.url }), {
+      refuseWith: 401,
+    });
+    await t.post('init');
+    await eventually(() => t?.receiver.received.length === 1, 'the given-up notification');
+    expect(t.receiver.received).toEqual([
+      {
+        text: 'maddouri/void-docker: trigger of step-1 given up: GitHub answered 401: BUILD_GITHUB_TOKEN is wrong, expired or revoked',
+      },
+    ]);
+    expectNoSecret(t.logs.text());
+    expectNoSecret(await t.status());
+  });
+
+  it('sends one notification when the last tag is pushed, however often it is delivered', async () => {
+    t = await startApp((hub) => ({
+      DOCKERHUB_TRIGGER_URL: `${hub.url}/u/maddouri/void-docker/trigger/hubtok/`,
+    }));
+    for (let i = 0; i < 3; i++) expect((await t.post('latest')).statusCode).toBe(200);
+    await eventually(() => t?.receiver.received.length === 1, 'the chain-complete notification');
+    await t.post('step-3', 1764158999);
+    await eventually(() => t?.hub.triggers.length === 1, 'the trigger of latest');
+    expect(t.receiver.received).toEqual([
+      { text: 'maddouri/void-docker: chain complete: latest pushed at 2025-11-26T12:00:00.000Z' },
+    ]);
+  });
+
+  it('retries a failing NOTIFY_URL, and only says so in the logs, its secret masked', async () => {
+    const receiver = await startNotifyReceiver('/hooks/failing/receiverSecretKey42', 2);
+    t = await startApp(
+      (hub) => ({
+        ...github,
+        BUILD_GITHUB_API_URL: hub.url,
+        NOTIFY_URL: receiver.url,
+      }),
+      { refuseWith: 404 },
+    );
+    try {
+      await t.post('init');
+      await eventually(() => receiver.received.length === 1, 'the notification, after two 503s');
+      expect(receiver.requests.map((request) => request.status)).toEqual([503, 503, 200]);
+      const retries = t.logs
+        .entries()
+        .filter((line) => line.unit === 'notify' && line.level === 40);
+      expect(retries).toHaveLength(2);
+      expect(retries[0]).toMatchObject({
+        notify: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/\*\*\*$/),
+      });
+      expectNoSecret(t.logs.text());
+      expect(t.logs.text()).not.toContain('/hooks/failing');
+    } finally {
+      await receiver.close();
+    }
+  });
+});
