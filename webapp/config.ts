@@ -114,7 +114,7 @@ export const settings = {
       .regex(/^[\w.~-]{16,256}$/, "must be 16 to 256 letters, digits or '-._~' (URL-safe)")
       .optional(),
   }),
-  /** STATE_FILE: the journal of pending triggers, relative to the app's directory */
+  /** STATE_FILE: the journal of pending triggers, relative to the working directory */
   stateFile: setting({
     env: 'STATE_FILE',
     default: '.state/pending.json',

@@ -1,25 +1,32 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { appDir } from '../../webapp/process/app-info';
+import { startNotifyReceiver } from '../helpers/notify-receiver';
 
 /** `npm run simulate` as a user runs it, with their config in the environment. */
 function simulate(args: string[], env: Record<string, string>) {
-  const result = spawnSync('npm', ['run', '--silent', 'simulate', '--', ...args], {
+  const child = spawn('npm', ['run', '--silent', 'simulate', '--', ...args], {
     cwd: appDir(),
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return { code: result.status, output: `${result.stdout}${result.stderr}` };
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  return new Promise<{ code: number | null; output: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, output })),
+  );
 }
 
 describe('npm run simulate', () => {
-  it('runs a 3-tag chain through the real processes and exits 0', () => {
-    const { code, output } = simulate(['--delay', '0.3', '--build-time', '0.2'], {
+  it('runs a 3-tag chain through the real processes and exits 0, telling NOTIFY_URL nothing', async () => {
+    const receiver = await startNotifyReceiver();
+    const { code, output } = await simulate(['--delay', '0.3', '--build-time', '0.2'], {
+      NOTIFY_URL: receiver.url,
       TAG_SEQUENCE: 'base,middle,top',
       PROPAGATION_ROUTE: '/hooks/dockerhub',
       WEBHOOK_SECRET: 'simulate-secret-0123456789',
-    });
+    }).finally(() => receiver.close());
     expect(code).toBe(0);
     const steps = output.split('\n').filter((line) => /^\[.*(triggered|built)/.test(line));
     expect(steps.map((line) => line.replace(/^\[[\d.]+ s\] /, ''))).toEqual([
@@ -32,18 +39,21 @@ describe('npm run simulate', () => {
     ]);
     expect(output).toMatch(/chain complete: base → middle → top built in order/);
     expect(output).not.toContain('simulate-secret');
+    expect(receiver.requests).toEqual([]);
   });
 
-  it('exits non-zero with the reason when the config is wrong', () => {
-    const { code, output } = simulate([], { TAG_SEQUENCE: 'a,a' });
+  it('exits non-zero with the reason when the config is wrong', async () => {
+    const { code, output } = await simulate([], { TAG_SEQUENCE: 'a,a' });
     expect(code).toBe(1);
     expect(output).toMatch(/TAG_SEQUENCE: must not name a tag twice/);
   });
 
-  it('exits 2 on a bad flag', () => {
-    const { code, output } = simulate(['--delay', 'soon'], {});
+  it('exits 2 on a bad flag, and 0 with its usage on --help', async () => {
+    const { code, output } = await simulate(['--delay', 'soon'], {});
     expect(code).toBe(2);
     expect(output).toMatch(/--delay and --build-time take seconds/);
+    const help = await simulate(['--help'], {});
+    expect(help).toEqual({ code: 0, output: expect.stringMatching(/^usage: simulate/) });
   });
 });
 

@@ -34,7 +34,12 @@ function planBuild(tree) {
   const missing = tree.sources.every((source) => tree.modified(outputOf(source)) === undefined);
   if (outdated.length === 0) return { action: 'run' };
   if (tree.hasCompiler) {
-    return { action: 'build', message: `${outdated[0]} is newer than its build: compiling` };
+    return {
+      action: 'build',
+      message: missing
+        ? 'dist/ has no build yet: compiling'
+        : `${outdated[0]} is newer than its build: compiling`,
+    };
   }
   const noCompiler = 'TypeScript (a devDependency) is not installed';
   if (!missing) {

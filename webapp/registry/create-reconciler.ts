@@ -32,7 +32,7 @@ export interface ReconcilerDeps {
 }
 
 export interface ReconcileStatus {
-  /** ISO time of the last look, whatever came of it */
+  /** ISO time the last look ended, whatever came of it */
   lastLook: string | null;
   /** 'ok', or why the last look failed */
   outcome: string | null;
@@ -73,11 +73,12 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   const lookOnce = async () => {
-    lastLook = deps.timers.now();
     let listed;
     try {
       listed = await deps.api.listTags(deps.namespace, deps.repository);
+      lastLook = deps.timers.now();
     } catch (err) {
+      lastLook = deps.timers.now();
       outcome = err instanceof Error ? err.message : String(err);
       // One line per outage, not one per look.
       if (!failing) {

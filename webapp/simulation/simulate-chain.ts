@@ -112,6 +112,8 @@ function pointAt(hub: FakeHub, config: Config): Record<string, string> {
   return {
     DOCKERHUB_URL: hub.url,
     DOCKERHUB_API_URL: hub.url,
+    // a simulated chain is no news: never tell the real NOTIFY_URL about it
+    NOTIFY_URL: '',
     BUILD_GITHUB_API_URL: hub.url,
     GITLAB_URL: hub.url,
     ...(config.target.name !== 'dockerhub' || config.target.settings.url === undefined

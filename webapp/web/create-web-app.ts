@@ -15,6 +15,9 @@ import { buildServer } from './build-server';
 import type { Journal } from './create-journal';
 import { createPropagator, type Propagator } from './create-propagator';
 
+/** ms: the longest one read of Docker Hub's API is retried */
+const registryGiveUp = 30_000;
+
 export interface WebAppDeps {
   config: Config;
   /** the process's root logger */
@@ -96,7 +99,9 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     ...(config.registry.token === undefined ? {} : { token: config.registry.token }),
     dispatcher: deps.dispatcher,
     timeout: config.retry.timeout,
-    retries: config.retry,
+    // A read that fails is read again at the next look: retrying it for as long as a trigger
+    // would only keep the outage unsaid.
+    retries: { ...config.retry, giveUpAfter: Math.min(config.retry.giveUpAfter, registryGiveUp) },
     log: log.child({ unit: 'registry' }),
     now: () => timers.now(),
   });

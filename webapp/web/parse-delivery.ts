@@ -29,7 +29,10 @@ const payload = z.object(
       {
         tag: z.string({ error: 'push_data.tag must be a string' }),
         pushed_at: z
-          .union([z.number(), z.string()], { error: 'push_data.pushed_at must be a number' })
+          .union(
+            [z.number(), z.string().regex(/^\d+(\.\d+)?$/, 'push_data.pushed_at must be a number')],
+            { error: 'push_data.pushed_at must be a number' },
+          )
           .nullish(),
       },
       { error: 'push_data must be an object' },

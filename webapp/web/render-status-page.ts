@@ -85,7 +85,7 @@ export function renderStatusPage(status: StatusView, now: number): string {
   const registry =
     status.reconciliation.lastLook === null
       ? ''
-      : `<p class="meta">Registry read ${when(status.reconciliation.lastLook)}${
+      : `<p class="meta">Registry last looked at ${when(status.reconciliation.lastLook)}${
           status.reconciliation.outcome === null ? '' : `: ${escape(status.reconciliation.outcome)}`
         }</p>`;
   return [

@@ -36,6 +36,13 @@ const badDeliveries: Case[] = [
   ['no tag', withTag(undefined), 'application/json', 400, /push_data.tag must be a string/],
   ['a numeric tag', withTag(1), 'application/json', 400, /push_data.tag must be a string/],
   [
+    'a pushed_at that is not a time',
+    delivery('init', { push_data: { tag: 'init', pushed_at: 'yesterday' } }),
+    'application/json',
+    400,
+    /push_data.pushed_at must be a number/,
+  ],
+  [
     'no callback_url',
     delivery('init', { callback_url: undefined }),
     'application/json',
