@@ -211,19 +211,29 @@ function describeDecision(tag: string, decision: Decision, delay: number): strin
 
 const badBody = (description: string) => Object.assign(new Error(description), { statusCode: 400 });
 
+function refusePrototypeKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw badBody('the body has a __proto__ key, which is refused');
+  if (key === 'constructor' && typeof value === 'object' && value !== null) {
+    if (Object.hasOwn(value, 'prototype')) {
+      throw badBody('the body has a constructor.prototype key, which is refused');
+    }
+  }
+  return value;
+}
+
+/**
+ * Whether a key of the text could be __proto__ or constructor: JSON can spell a letter of a key
+ * only as itself or as a \u escape.
+ */
+const mayNamePrototypeKeys = (text: string) =>
+  text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+
 /** JSON.parse, refusing the keys that could alter objects' prototypes once merged. */
 function parseJson(text: string): unknown {
   if (text.length === 0) throw badBody('the body is empty');
   try {
-    return JSON.parse(text, (key, value: unknown) => {
-      if (key === '__proto__') throw badBody('the body has a __proto__ key, which is refused');
-      if (key === 'constructor' && typeof value === 'object' && value !== null) {
-        if (Object.hasOwn(value, 'prototype')) {
-          throw badBody('the body has a constructor.prototype key, which is refused');
-        }
-      }
-      return value;
-    });
+    // A reviver makes JSON.parse about 3.5 times slower: only a body that may need it gets one.
+    return mayNamePrototypeKeys(text) ? JSON.parse(text, refusePrototypeKeys) : JSON.parse(text);
   } catch (err) {
     if (err instanceof Error && 'statusCode' in err) throw err;
     // JSON.parse's message quotes the body; a RangeError means nesting too deep for the stack.
