@@ -268,7 +268,9 @@ function treeMemory(run: string, only?: string): TreeMemory {
     const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
     const field = (name: string) =>
       Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(rollup)?.[1] ?? 0) / 1024;
-    const name = /supervise|nf start|propagate|schedule/.exec(command)?.[0] ?? command;
+    const name =
+      /supervise|propagate|schedule/.exec(command)?.[0] ??
+      (/\bnf(\.js)? start\b/.test(command) ? 'foreman' : command);
     memory.processes[name] = { rss: round(field('Rss')), pss: round(field('Pss')) };
     memory.rss += field('Rss');
     memory.pss += field('Pss');
