@@ -4,6 +4,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type HookHandlerDoneFunction,
 } from 'fastify';
 import type { Config } from '../config';
 import type { Logger } from '../process/create-logger';
@@ -140,28 +141,34 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   );
 
   app.post(route, {
-    // Checked before the body is read: a request without the secret costs nothing more.
+    // Checked before the body is read: a request without the secret costs nothing more. The
+    // hooks and the handler take callbacks, not promises: each promise adds a microtask turn.
     onRequest: [
       ...(secretDigest === undefined
         ? []
         : [
-            async (request: FastifyRequest, reply: FastifyReply) => {
+            (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
               const token = (request.query as Record<string, unknown>).token;
               if (typeof token !== 'string' || !timingSafeEqual(digest(token), secretDigest)) {
-                return reject(reply, 403, 'the token query parameter is missing or wrong');
+                reject(reply, 403, 'the token query parameter is missing or wrong');
+                return;
               }
-              return undefined;
+              done();
             },
           ]),
-      async (request: FastifyRequest, reply: FastifyReply) => {
+      (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
         const problem = encodingProblem(request);
-        return problem === undefined ? undefined : reject(reply, 415, problem);
+        if (problem === undefined) done();
+        else reject(reply, 415, problem);
       },
     ],
     schema: { response: { 200: successSchema } },
-    handler: async (request, reply) => {
+    handler: (request, reply) => {
       const parsed = parse(request.body);
-      if (!parsed.ok) return reject(reply, parsed.status, parsed.description);
+      if (!parsed.ok) {
+        reject(reply, parsed.status, parsed.description);
+        return;
+      }
       const { tag, pushedAt } = parsed.delivery;
       const decision = propagator.accept(tag, pushedAt);
       const duplicate =
@@ -179,7 +186,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         },
         description,
       );
-      return reply.send({
+      reply.send({
         state: 'success',
         description,
         prev_tag: tag,
@@ -262,19 +269,29 @@ function describeDecision(tag: string, decision: Decision, delay: number): strin
 
 const badBody = (description: string) => Object.assign(new Error(description), { statusCode: 400 });
 
+function refusePrototypeKeys(key: string, value: unknown): unknown {
+  if (key === '__proto__') throw badBody('the body has a __proto__ key, which is refused');
+  if (key === 'constructor' && typeof value === 'object' && value !== null) {
+    if (Object.hasOwn(value, 'prototype')) {
+      throw badBody('the body has a constructor.prototype key, which is refused');
+    }
+  }
+  return value;
+}
+
+/**
+ * Whether a key of the text could be __proto__ or constructor: JSON can spell a letter of a key
+ * only as itself or as a \u escape.
+ */
+const mayNamePrototypeKeys = (text: string) =>
+  text.includes('__proto__') || text.includes('constructor') || text.includes('\\u');
+
 /** JSON.parse, refusing the keys that could alter objects' prototypes once merged. */
 function parseJson(text: string): unknown {
   if (text.length === 0) throw badBody('the body is empty');
   try {
-    return JSON.parse(text, (key, value: unknown) => {
-      if (key === '__proto__') throw badBody('the body has a __proto__ key, which is refused');
-      if (key === 'constructor' && typeof value === 'object' && value !== null) {
-        if (Object.hasOwn(value, 'prototype')) {
-          throw badBody('the body has a constructor.prototype key, which is refused');
-        }
-      }
-      return value;
-    });
+    // A reviver makes JSON.parse about 3.5 times slower: only a body that may need it gets one.
+    return mayNamePrototypeKeys(text) ? JSON.parse(text, refusePrototypeKeys) : JSON.parse(text);
   } catch (err) {
     if (err instanceof Error && 'statusCode' in err) throw err;
     // JSON.parse's message quotes the body; a RangeError means nesting too deep for the stack.

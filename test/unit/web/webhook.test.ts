@@ -173,6 +173,20 @@ const badDeliveries: Case[] = [
     400,
     /has a (__proto__|constructor.prototype) key, which is refused/,
   ],
+  [
+    'a __proto__ key spelled with escapes',
+    `{"\\u005f_proto\\u005F_": {"polluted": true}, "push_data": {"tag": "init"}, "callback_url": "${hook()}"}`,
+    'application/json',
+    400,
+    /has a __proto__ key, which is refused/,
+  ],
+  [
+    'a constructor.prototype key spelled with escapes',
+    `{"push_data": {"tag": "init", "\\u0063onstructor": {"prototyp\\u0065": {}}}, "callback_url": "${hook()}"}`,
+    'application/json',
+    400,
+    /has a constructor.prototype key, which is refused/,
+  ],
   ['JSON nested 20,000 levels deep', deep(20_000), 'application/json', 400, /./],
   [
     'a body in UTF-16',
