@@ -1,15 +1,13 @@
 import { deliveriesReach, deploy, triggersReach, type Deployed } from '../helpers/chain';
-import type { Running } from '../helpers/procfile';
+import { logLinesOf, type Running } from '../helpers/procfile';
 
 /** When the web process said each next tag is due: its own record of accepting the push. */
 function dueTimes(web: Running): Map<string, number> {
-  const due = new Map<string, number>();
-  for (const line of web.output().split('\n')) {
-    if (!line.includes('"decision":"queued"')) continue;
-    const entry = JSON.parse(line.slice(line.indexOf('{'))) as { next: string; dueAt: string };
-    due.set(entry.next, Date.parse(entry.dueAt));
-  }
-  return due;
+  return new Map(
+    logLinesOf(web, 'web')
+      .filter((entry) => entry.decision === 'queued')
+      .map((entry) => [String(entry.next), Date.parse(String(entry.dueAt))]),
+  );
 }
 
 describe('the Procfile web command, end to end', () => {

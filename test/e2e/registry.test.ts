@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { deliveriesReach, deploy, triggersReach, type Deployed } from '../helpers/chain';
 import { eventually } from '../helpers/eventually';
-import { processesWith } from '../helpers/procfile';
+import { logLinesOf, processesWith } from '../helpers/procfile';
+import { parseLogLine } from '../../webapp/simulation/run-procfile';
 
 interface Status {
   reconciliation: { lastLook: string | null };
@@ -12,13 +13,7 @@ const readStatus = async (deployed: Deployed) =>
   (await (await fetch(`${deployed.url}/status`)).json()) as Status;
 
 /** The web process's log lines, parsed. */
-function webLines(deployed: Deployed): Record<string, unknown>[] {
-  return deployed.web
-    .output()
-    .split('\n')
-    .filter((line) => line.includes('"name":"web"'))
-    .map((line) => JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>);
-}
+const webLines = (deployed: Deployed) => logLinesOf(deployed.web, 'web');
 
 describe('the registry as the source of truth, end to end', () => {
   let deployed: Deployed | undefined;
@@ -63,7 +58,7 @@ describe('the registry as the source of truth, end to end', () => {
     const { hub } = deployed;
     expect((await hub.push('a')).status).toBe(200);
     const queued = await deployed.web.waitFor(/"decision":"queued"/);
-    const dueAt = Date.parse(JSON.parse(queued.slice(queued.indexOf('{'))).dueAt as string);
+    const dueAt = Date.parse(String(parseLogLine(queued).dueAt));
     for (const { pid } of processesWith('RUN_ID', run)) process.kill(pid, 'SIGKILL');
     await eventually(() => processesWith('RUN_ID', run).length === 0, 'the dyno to be gone');
     expect(hub.triggers).toEqual([]);

@@ -1,7 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runProcfileCommand, type Running } from '../../webapp/simulation/run-procfile';
+import {
+  parseLogLine,
+  runProcfileCommand,
+  type Running,
+} from '../../webapp/simulation/run-procfile';
 
 export { freePort, procfileCommand, type Running } from '../../webapp/simulation/run-procfile';
 
@@ -34,4 +38,13 @@ export function processesWith(name: string, value: string): { pid: number; comma
     }
   }
   return found;
+}
+
+/** The JSON log lines that the process `name` (web, clock, supervise) has written so far. */
+export function logLinesOf(run: Running, name: string): Record<string, unknown>[] {
+  return run
+    .output()
+    .split('\n')
+    .filter((line) => line.includes(`"name":"${name}"`))
+    .map(parseLogLine);
 }

@@ -115,3 +115,8 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** One JSON log line of a process under foreman, without foreman's prefix. */
+export function parseLogLine(line: string): Record<string, unknown> {
+  return JSON.parse(line.slice(line.indexOf('{'))) as Record<string, unknown>;
+}

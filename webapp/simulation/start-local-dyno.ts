@@ -1,4 +1,10 @@
-import { freePort, procfileCommand, runProcfileCommand, type Running } from './run-procfile';
+import {
+  freePort,
+  parseLogLine,
+  procfileCommand,
+  runProcfileCommand,
+  type Running,
+} from './run-procfile';
 
 export interface LocalDyno {
   web: Running;
@@ -56,5 +62,5 @@ export async function waitForReady(web: Running, timeout = 30000): Promise<strin
     web.waitFor(/"name":"web".*listening on port/, timeout),
     web.waitFor(/"name":"clock".*next kick-off at/, timeout),
   ]);
-  return (JSON.parse(line.slice(line.indexOf('{'))) as { next: string }).next;
+  return String(parseLogLine(line).next);
 }
