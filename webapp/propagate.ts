@@ -7,6 +7,7 @@ import { createLogger } from './process/create-logger';
 import { describeDeployment } from './process/describe-deployment';
 import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
 import { realTimers } from './process/timers';
+import { checkJournalPath } from './web/check-journal-path';
 import { createJournal } from './web/create-journal';
 import { createWebApp } from './web/create-web-app';
 
@@ -22,6 +23,12 @@ async function main(): Promise<void> {
   if (config.webhookSecret === undefined) {
     log.warn('WEBHOOK_SECRET is not set: anyone who knows the webhook URL can propagate builds');
   }
+  const journalPath = resolve(config.stateFile);
+  const unusable = checkJournalPath(journalPath);
+  if (unusable !== undefined) {
+    process.stderr.write(`web: invalid configuration:\n  - STATE_FILE: ${unusable}\n`);
+    process.exit(1);
+  }
   const triggers = prepareTriggers(config, log);
   const registryPool = createDispatcher(config.retry.timeout);
   const app = createWebApp({
@@ -30,7 +37,7 @@ async function main(): Promise<void> {
     trigger: triggers.trigger,
     target: triggers.target,
     timers: realTimers,
-    journal: createJournal(resolve(config.stateFile), log.child({ unit: 'journal' })),
+    journal: createJournal(journalPath, log.child({ unit: 'journal' })),
     dispatcher: registryPool,
     version: appVersion(),
   });

@@ -282,6 +282,19 @@ describe('the web command as one unit', () => {
     expect(web.output()).toMatch(/TRIGGER_TIMEZONE: must be an IANA time zone/);
     expect(web.output()).not.toMatch(/\n\s+at /);
   });
+
+  it('stops with exit code 1 and one clear message when STATE_FILE cannot be written', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'dtp-e2e-')), 'plain-file');
+    writeFileSync(file, 'x');
+    const web = runCommand(procfileCommand('web'), {
+      PORT: String(await freePort()),
+      STATE_FILE: join(file, 'pending.json'),
+    });
+    expect((await web.exited).code).toBe(1);
+    expect(web.output()).toMatch(/STATE_FILE: cannot keep the journal at .*\(ENOTDIR\)/);
+    expect(web.output()).toMatch(/web exited with code 1, unasked/);
+    expect(web.output()).not.toMatch(/\n\s+at /);
+  });
 });
 
 /** A port below 1024 that nothing listens on now (binding one needs root, as in CI). */
