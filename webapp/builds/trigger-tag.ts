@@ -1,6 +1,6 @@
-import { setTimeout as sleepFor } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { Logger } from '../process/create-logger';
+import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
 import type { RetryPolicy, TriggerOutcome } from '../types';
 import { redact } from './redact';
 import { buildMethod, type BuildTarget, type Refusal } from './targets/build-target';
@@ -34,7 +34,7 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
     return { ok: true, dryRun: true, attempts: 0 };
   }
   const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? defaultSleep;
+  const sleep = deps.sleep ?? sleepUnlessAborted;
   const random = deps.random ?? Math.random;
   const started = now();
   for (let attempt = 1; ; attempt++) {
@@ -80,8 +80,8 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
       log.error(fields, `trigger of ${tag} refused, not retried: ${refusal.reason}`);
       return failed;
     }
-    const wait = backoffDelay(attempt, retry, random);
-    if (now() + wait - started > retry.giveUpAfter) {
+    const wait = nextRetryWait(attempt, started, retry, now, random);
+    if (wait === undefined) {
       log.error(
         fields,
         `trigger of ${tag} failed, giving up after ${attempt} attempt(s): ${refusal.reason}`,
@@ -95,16 +95,6 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
       return { ...failed, aborted: true };
     }
   }
-}
-
-/** Exponential backoff with equal jitter: half the delay is fixed, half is random. */
-export function backoffDelay(
-  attempt: number,
-  policy: Pick<RetryPolicy, 'initialDelay' | 'maxDelay'>,
-  random: () => number,
-): number {
-  const ceiling = Math.min(policy.maxDelay, policy.initialDelay * 2 ** (attempt - 1));
-  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
 async function sendOnce(
@@ -144,8 +134,4 @@ function describeError(err: unknown, secrets: string[]): string {
 
 function status(code: number | undefined): { status?: number } {
   return code === undefined ? {} : { status: code };
-}
-
-async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  await sleepFor(ms, undefined, signal === undefined ? {} : { signal });
 }

@@ -1,8 +1,7 @@
-import { setTimeout as sleepFor } from 'node:timers/promises';
 import { request, type Dispatcher } from 'undici';
 import type { Logger } from '../process/create-logger';
 import type { ChainEvent, RetryPolicy } from '../types';
-import { backoffDelay } from '../builds/trigger-tag';
+import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
 import { maskUrl } from '../builds/mask-url';
 import { redact } from '../builds/redact';
 import { describeEvent } from './describe-event';
@@ -59,7 +58,7 @@ const remembered = 1000;
  */
 export function createNotifier(deps: NotifierDeps): Notifier {
   const { log, retry } = deps;
-  const sleep = deps.sleep ?? defaultSleep;
+  const sleep = deps.sleep ?? sleepUnlessAborted;
   const random = deps.random ?? Math.random;
   const masked = deps.url === undefined ? undefined : maskWholePath(deps.url);
   const secrets = [...deps.secrets, ...(masked?.secrets ?? [])];
@@ -109,8 +108,8 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         log.error(fields, `notification of ${event} refused, not retried: ${where} ${reason}`);
         return;
       }
-      const wait = backoffDelay(attempt, retry, random);
-      if (deps.now() + wait - started > retry.giveUpAfter) {
+      const wait = nextRetryWait(attempt, started, retry, deps.now, random);
+      if (wait === undefined) {
         log.error(
           fields,
           `notification of ${event} failed, giving up after ${attempt} attempt(s): ${where} ${reason}`,
@@ -165,8 +164,4 @@ function maskWholePath(url: string): { shown: string; secrets: string[] } {
     // A URL that does not parse, or a path that does not decode, is hidden as written above.
   }
   return { shown, secrets: [...new Set(secrets)].filter((secret) => secret.length > 1) };
-}
-
-async function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  await sleepFor(ms, undefined, signal === undefined ? {} : { signal });
 }

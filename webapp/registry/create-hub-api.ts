@@ -1,8 +1,7 @@
-import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { request, type Dispatcher } from 'undici';
 import { z } from 'zod';
-import { backoffDelay } from '../builds/trigger-tag';
+import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
 
 /** One tag as Docker Hub shows it. */
 export interface RegistryTag {
@@ -86,7 +85,7 @@ type Answer = { status: number; body: string };
 export function createHubApi(deps: HubApiDeps): HubApi {
   const base = new URL(deps.baseUrl);
   const root = deps.baseUrl.replace(/\/+$/, '');
-  const sleep = deps.sleep ?? ((ms: number) => sleepFor(ms));
+  const sleep = deps.sleep ?? ((ms: number) => sleepUnlessAborted(ms));
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const maxPages = deps.maxPages ?? 20;
@@ -110,7 +109,6 @@ export function createHubApi(deps: HubApiDeps): HubApi {
     options: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string },
   ): Promise<Answer> {
     const started = now();
-    const { initialDelay, maxDelay, giveUpAfter } = deps.retries;
     for (let attempt = 1; ; attempt++) {
       let answer: Answer & { retryAfter?: number };
       let problem: { kind: HubApiErrorKind; reason: string; status?: number } | undefined;
@@ -139,16 +137,20 @@ export function createHubApi(deps: HubApiDeps): HubApi {
       }
       if (problem === undefined) return answer;
 
-      const wait = answer.retryAfter ?? backoffDelay(attempt, { initialDelay, maxDelay }, random);
-      const fields = { attempt, status: problem.status, retryIn: wait };
-      if (now() + wait - started > giveUpAfter) {
-        const hint = answer.retryAfter === undefined ? '' : `, Docker Hub asks to wait ${wait} ms`;
+      const wait = nextRetryWait(attempt, started, deps.retries, now, random, answer.retryAfter);
+      const fields = { attempt, status: problem.status };
+      if (wait === undefined) {
+        const asked = answer.retryAfter;
+        const hint = asked === undefined ? '' : `, Docker Hub asks to wait ${asked} ms`;
         const message = `${what} failed after ${attempt} attempt(s): ${problem.reason}${hint}`;
         // The caller says it once per outage; each look's own failure is detail.
-        deps.log.debug({ ...fields, retryIn: undefined }, scrub(message));
+        deps.log.debug(fields, scrub(message));
         throw fail(problem.kind, message, problem.status);
       }
-      deps.log.debug(fields, scrub(`${what} failed, retrying: ${problem.reason}`));
+      deps.log.debug(
+        { ...fields, retryIn: wait },
+        scrub(`${what} failed, retrying: ${problem.reason}`),
+      );
       await sleep(wait);
     }
   }

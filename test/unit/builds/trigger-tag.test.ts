@@ -1,7 +1,8 @@
 import { MockAgent } from 'undici';
 import { loadConfig } from '../../../webapp/config';
 import { createTarget } from '../../../webapp/builds/targets/create-target';
-import { backoffDelay, triggerTag } from '../../../webapp/builds/trigger-tag';
+import { triggerTag } from '../../../webapp/builds/trigger-tag';
+import { backoffDelay } from '../../../webapp/process/next-retry-wait';
 import type { RetryPolicy } from '../../../webapp/types';
 import { captureLogs } from '../../helpers/logs';
 

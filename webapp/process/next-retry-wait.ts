@@ -1,0 +1,34 @@
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import type { RetryPolicy } from '../types';
+
+/** Exponential backoff with equal jitter: half the delay is fixed, half is random. */
+export function backoffDelay(
+  attempt: number,
+  policy: Pick<RetryPolicy, 'initialDelay' | 'maxDelay'>,
+  random: () => number,
+): number {
+  const ceiling = Math.min(policy.maxDelay, policy.initialDelay * 2 ** (attempt - 1));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}
+
+/**
+ * How long to wait before attempt `attempt + 1` of something first tried at `started`, or
+ * undefined when that wait would end past `giveUpAfter`: the one retry rule of triggers,
+ * notifications and Docker Hub's API. `asked` is a wait the server named (429's Retry-After).
+ */
+export function nextRetryWait(
+  attempt: number,
+  started: number,
+  policy: Pick<RetryPolicy, 'initialDelay' | 'maxDelay' | 'giveUpAfter'>,
+  now: () => number,
+  random: () => number,
+  asked?: number,
+): number | undefined {
+  const wait = asked ?? backoffDelay(attempt, policy, random);
+  return now() + wait - started > policy.giveUpAfter ? undefined : wait;
+}
+
+/** Waits `ms`; rejects at once when `signal` aborts (shutdown). */
+export async function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
+  await sleepFor(ms, undefined, signal === undefined ? {} : { signal });
+}
