@@ -91,8 +91,6 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     // No logger for fastify: its per-request child loggers cost a quarter of the throughput,
     // and the handlers below write the one line per delivery themselves.
     bodyLimit,
-    onProtoPoisoning: 'error',
-    onConstructorPoisoning: 'error',
     return503OnClosing: true,
     forceCloseConnections: true,
     // Node checks for requests past their time every connectionsCheckingInterval (30 s unless
