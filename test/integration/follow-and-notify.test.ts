@@ -120,11 +120,17 @@ describe('a failed build is reported within one poll interval, with its link', (
         msg: `build of step-1 failed: ${link}`,
       }),
     );
-    const status = JSON.parse(await t.status()) as {
+    type Status = {
       tags: { tag: string; state: string | null; build: unknown }[];
       awaiting: unknown[];
       notifications: { event: string; text: string }[];
     };
+    // The receiver counts the notification when it arrives; the app, once the answer is back.
+    let status = JSON.parse(await t.status()) as Status;
+    await eventually(async () => {
+      status = JSON.parse(await t!.status()) as Status;
+      return status.notifications.length > 0;
+    }, 'the notification to be listed in /status');
     expect(status.tags[1]).toEqual(
       expect.objectContaining({
         tag: 'step-1',

@@ -145,7 +145,12 @@ describe('the chain notifies', () => {
         text: 'maddouri/void-docker: chain stalled: no push of step-1 since its trigger at 2026-11-26T12:01:40.000Z',
       },
     ]);
-    const status = (await t.app.inject('/status')).json();
+    // The receiver sees the notification before the app has its answer and lists it.
+    let status = (await t.app.inject('/status')).json();
+    await eventually(async () => {
+      status = (await t.app.inject('/status')).json();
+      return status.notifications.length > 0;
+    }, 'the stall notification to be listed in /status');
     expect(status.notifications).toEqual([
       { at: expect.any(String), event: 'stalled', text: expect.stringContaining('step-1') },
     ]);
