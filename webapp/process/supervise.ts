@@ -76,7 +76,6 @@ export function supervise(
       }
       const name = over[1] as string;
       const how = over[2];
-      // foreman writes `Exited with exit code null` for a non-zero code: say which.
       // foreman writes `Exited with exit code null` for any non-zero code: say which.
       const code = codes.get(name);
       stream.write(`${how === 'null' ? line.replace(/null\s*$/, code ?? 'not 0') : line}\n`);
