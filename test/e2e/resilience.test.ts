@@ -167,6 +167,18 @@ describe('the web command as one unit', () => {
     expectShutdownLines(web.output());
   });
 
+  it('stops gracefully when SIGTERM comes twice in a few ms, as `timeout` sends it', async () => {
+    const { web, run } = await startTree();
+    web.child.kill('SIGTERM');
+    // Two signals sent together merge into one: the second comes once the first is handled.
+    await web.waitFor(/SIGTERM: stopping the dyno's processes/);
+    web.child.kill('SIGTERM');
+    expect(await web.exited).toEqual({ code: 0, signal: null });
+    expect(processesWith('RUN_ID', run)).toEqual([]);
+    expect(web.output()).not.toContain('killing the dyno');
+    expectShutdownLines(web.output());
+  });
+
   it('stops web and clock when its terminal closes (SIGHUP)', async () => {
     const { web, run } = await startTree();
     expect(await web.stop('SIGHUP')).toEqual({ code: 0, signal: null });

@@ -17,6 +17,9 @@ const foremanBasePort = '5000';
 /** ms to wait for the group to leave after a stop or foreman's exit, before SIGKILL */
 const grace = 10_000;
 
+/** ms within which the same stop signal again is taken as a repeat of the first */
+const repeatWindow = 1000;
+
 // foreman's line when one of its processes ends, e.g. `12:00:00 clock.1   Exited with exit code SIGTERM`.
 const foremanExit = / (\w[\w-]*)\.\d+ +Exited (?:Successfully|with exit code (\S+))\s*$/;
 // A process's own last line when it exits non-zero (see lifecycle.ts), e.g. `clock.1 | ... exiting with code 1`.
@@ -59,6 +62,7 @@ export function supervise(
     },
   });
   let stopping: NodeJS.Signals | undefined;
+  let stoppingSince = 0;
   // the processes that ended unasked, and foreman's word for how
   const endings: { name: string; how: string }[] = [];
   const codes = new Map<string, string>();
@@ -107,12 +111,19 @@ export function supervise(
     }
   };
   const onSignal = (signal: NodeJS.Signals) => {
+    // `timeout` and `kill -- -PGID` after a plain kill signal this process and its group at
+    // once: the same signal again within a second is the same request, not an insistence.
+    if (stopping === signal && Date.now() - stoppingSince < repeatWindow) {
+      log.debug({ signal }, `${signal} again: already stopping`);
+      return;
+    }
     if (stopping !== undefined) {
       log.warn({ signal }, `second signal (${signal}): killing the dyno's processes now`);
       signalGroup('SIGKILL');
       return;
     }
     stopping = signal;
+    stoppingSince = Date.now();
     log.info({ signal }, `${signal}: stopping the dyno's processes`);
     // foreman (kept up by the preload) passes SIGTERM on to its processes; SIGINT it handles
     // itself; its processes have no SIGHUP handler, so a closed terminal becomes a SIGTERM.
