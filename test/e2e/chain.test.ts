@@ -49,11 +49,12 @@ describe('the Procfile web command, end to end', () => {
       expect([trigger.tag, trigger.at - dueAt >= -2]).toEqual([trigger.tag, true]);
       expect([trigger.tag, trigger.at - dueAt <= 1500]).toEqual([trigger.tag, true]);
     }
-    // ...and due PROPAGATION_DELAY after the app took the push, which was before its answer came.
+    // ...and due PROPAGATION_DELAY after the app took the push, which was before its answer came
+    // back, by at most about a second on a busy machine.
     const sinceAnswer = hub.deliveries
       .slice(0, -1)
       .map((answer, i) => (due.get(tags[i + 1] as string) ?? Number.NaN) - answer.at);
-    expect(sinceAnswer.every((ms) => ms <= 400 && ms > 400 - 1000)).toBe(true);
+    expect(sinceAnswer.every((ms) => ms <= 400 && ms > 400 - 1500)).toBe(true);
     await web.waitFor(/"name":"clock".*kick-off: triggering init/);
     expect(web.output()).not.toContain('e2e-secret-token');
     // Node's own warnings (foreman's util._extend under Node 22+) are noise in the dyno's log.
