@@ -53,8 +53,11 @@ describe('the registry as the source of truth, end to end', () => {
 
   it('sends a pending trigger once, on time, after a SIGKILL of the dyno and an empty disk', async () => {
     const run = randomUUID();
+    // The dyno must be back, and have read the registry, before b is due: a trigger that fell due
+    // while it was down may have been sent, and is never sent twice. A busy machine takes seconds
+    // to start one.
     deployed = await deploy(
-      { TAG_SEQUENCE: 'a,b,c', PROPAGATION_DELAY: '3', RUN_ID: run },
+      { TAG_SEQUENCE: 'a,b,c', PROPAGATION_DELAY: '8', RUN_ID: run },
       { hub: { neverBuild: ['b'] } },
     );
     const { hub } = deployed;
@@ -71,7 +74,7 @@ describe('the registry as the source of truth, end to end', () => {
     expect(sentAt - dueAt).toBeLessThan(2000);
     // the delay counts from the push that the registry shows, which came before its webhook
     expect(sentAt - dueAt).toBeGreaterThan(-1000);
-    // Its line comes through foreman, which can lag the trigger it comes just before.
+    // Its line comes through foreman, which can lag the hub's record.
     await deployed.web.waitFor(/before this process started, its trigger was still pending/);
     expect(webLines(deployed)).toEqual(
       expect.arrayContaining([
