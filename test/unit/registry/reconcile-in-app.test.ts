@@ -1,4 +1,4 @@
-import { buildTestApp, delivery, flush } from '../../helpers/app';
+import { buildTestApp, delivery } from '../../helpers/app';
 import { eventually } from '../../helpers/eventually';
 import { startFakeRegistry, type FakeRegistry } from '../../helpers/fake-registry';
 
@@ -27,15 +27,25 @@ describe('reconciliation in the web app', () => {
     t.registry.enableNetConnect(/^127\.0\.0\.1:\d+$/);
     t.web.start();
     close = () => t.web.close();
+    const reconciliation = async () =>
+      (await t.app.inject('/status')).json().reconciliation as {
+        lastLook: string | null;
+        outcome: string | null;
+      };
     const looks = async (count: number) => {
       await eventually(
         () => registry.requests.filter((r) => r.path.includes('/tags')).length >= count,
         `${count} look(s) at the registry`,
       );
-      await flush();
+      // The registry records a request as it arrives; the app acts on the answer, and sets its
+      // next look, only once it has read it. Only then is lastLook the manual clock's time.
+      const now = new Date(t.timers.now()).toISOString();
+      await eventually(
+        async () => (await reconciliation()).lastLook === now,
+        `look ${count} to end`,
+      );
     };
-    const outcome = async () =>
-      (await t.app.inject('/status')).json().reconciliation.outcome as string | null;
+    const outcome = async () => (await reconciliation()).outcome;
     return { ...t, looks, outcome };
   };
 
