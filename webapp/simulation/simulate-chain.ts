@@ -48,34 +48,24 @@ export async function simulateChain(
     },
     { kickoff: true },
   );
-  let web: Running;
-  try {
-    ({ web } = await dyno);
-  } catch (err) {
-    await hub.close();
-    rmSync(state, { recursive: true, force: true });
-    print(`chain FAILED: ${(err as Error).message}`);
-    return (err as Error).message;
-  }
-  print('web and clock are up; the clock kicks the chain off in a moment');
-  const started = Date.now();
-  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-  const budget = (20 + tags.length * (options.delay + options.buildTime) + 20) * 1000;
-
-  const failure = await new Promise<string | undefined>((resolve) => {
-    const timer = setTimeout(() => {
-      const built = hub.deliveries.filter((d) => d.status === 200).map((d) => d.tag);
-      const waiting = tags[built.length] ?? tags[0];
-      resolve(`timed out after ${budget / 1000} s waiting for ${waiting}`);
-    }, budget);
-    const finish = (reason: string | undefined) => {
-      clearTimeout(timer);
-      resolve(reason);
-    };
-    hub.on('trigger', (trigger: FakeHub['triggers'][number]) => {
-      print(`[${elapsed()}] triggered ${trigger.tag} (${trigger.api} answered ${trigger.status})`);
-    });
-    hub.on('delivery', (delivery: FakeHub['deliveries'][number]) => {
+  // Listened to from the start: the clock may kick off before this process has seen both
+  // processes' ready lines, and what it says then is printed once they are up.
+  const early: (() => void)[] = [];
+  let up = false;
+  const whenUp = (event: () => void) => (up ? event() : early.push(event));
+  let finish: (reason: string | undefined) => void = () => undefined;
+  const outcome = new Promise<string | undefined>((resolve) => (finish = resolve));
+  let started = Date.now();
+  const elapsed = (at = Date.now()) => `${(Math.max(0, at - started) / 1000).toFixed(1)} s`;
+  hub.on('trigger', (trigger: FakeHub['triggers'][number], at = Date.now()) =>
+    whenUp(() =>
+      print(
+        `[${elapsed(at)}] triggered ${trigger.tag} (${trigger.api} answered ${trigger.status})`,
+      ),
+    ),
+  );
+  hub.on('delivery', (delivery: FakeHub['deliveries'][number]) =>
+    whenUp(() => {
       if (delivery.status !== 200) {
         finish(
           `the app refused the push webhook of ${delivery.tag}: ${delivery.status} ${delivery.body}`,
@@ -86,12 +76,34 @@ export async function simulateChain(
       print(`[${elapsed()}] built ${delivery.tag}; push webhook answered 200`);
       if (next === undefined) finish(undefined);
       else print(`[${elapsed()}] next: ${next} in ${options.delay} s`);
-    });
-    hub.on('error', (err: Error) => finish(`the fake hub could not reach the app: ${err.message}`));
-    void web.exited.then(({ code, signal }) =>
-      finish(`the web command exited (${code ?? signal}) before the chain was done`),
-    );
-  });
+    }),
+  );
+  hub.on('error', (err: Error) => finish(`the fake hub could not reach the app: ${err.message}`));
+
+  let web: Running;
+  try {
+    ({ web } = await dyno);
+  } catch (err) {
+    await hub.close();
+    rmSync(state, { recursive: true, force: true });
+    print(`chain FAILED: ${(err as Error).message}`);
+    return (err as Error).message;
+  }
+  print('web and clock are up; the clock kicks the chain off in a moment');
+  started = Date.now();
+  up = true;
+  for (const event of early.splice(0)) event();
+  const budget = (20 + tags.length * (options.delay + options.buildTime) + 20) * 1000;
+  const timer = setTimeout(() => {
+    const built = hub.deliveries.filter((d) => d.status === 200).map((d) => d.tag);
+    const waiting = tags[built.length] ?? tags[0];
+    finish(`timed out after ${budget / 1000} s waiting for ${waiting}`);
+  }, budget);
+  void web.exited.then(({ code, signal }) =>
+    finish(`the web command exited (${code ?? signal}) before the chain was done`),
+  );
+  const failure = await outcome;
+  clearTimeout(timer);
 
   await web.stop('SIGTERM');
   await hub.close();
