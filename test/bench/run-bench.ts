@@ -5,7 +5,7 @@ import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { MockAgent } from 'undici';
 import { createTarget } from '../../webapp/builds/targets/create-target';
@@ -228,6 +228,8 @@ async function startDyno(
   const started = process.hrtime.bigint();
   const web = runProcfileCommand(procfileCommand('web', file), {
     HOME: process.env.HOME,
+    // every server on the Node that runs the bench, as the bare one is
+    PATH: [dirname(process.execPath), process.env.PATH].join(delimiter),
     PORT: String(port),
     RUN_ID: run,
     STATE_FILE: join(mkdtempSync(join(scratch, 'state-')), 'pending.json'),
@@ -436,6 +438,21 @@ function compare(runs: Load[], bare: Load[]) {
   };
 }
 
+/** What to say when this Node is not the one `engines` admits, which the hosts run. */
+function nodeMismatch(): string | undefined {
+  const manifest = JSON.parse(readFileSync(join(appDir(), 'package.json'), 'utf8')) as {
+    engines?: { node?: string };
+  };
+  const wanted = manifest.engines?.node ?? '';
+  const majors = [...wanted.matchAll(/(\d+)\.x/g)].map((match) => match[1]);
+  if (majors.length === 0 || majors.includes(process.versions.node.split('.')[0])) return undefined;
+  return (
+    `NOTE: package.json's engines admits Node ${wanted}, which the hosts run; this is ` +
+    `${process.version}, and its figures differ. To measure on Node ${majors.at(-1)}: ` +
+    `npx -p node@${majors.at(-1)} npm run bench`
+  );
+}
+
 async function main(): Promise<void> {
   const problem = wrkProblem();
   if (problem !== undefined) throw new Error(problem);
@@ -446,6 +463,8 @@ async function main(): Promise<void> {
         .map((v) => round(v, 2))
         .join(' ')}`,
   );
+  const mismatch = nodeMismatch();
+  if (mismatch !== undefined) console.log(mismatch);
 
   const starts: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -670,6 +689,7 @@ async function main(): Promise<void> {
   const file = join(appDir(), 'test', 'bench-results.json');
   writeFileSync(file, `${JSON.stringify({ ...results, budgets }, null, 2)}\n`);
   console.log(`written to ${file}`);
+  if (mismatch !== undefined) console.log(mismatch);
 }
 
 void main().then(
