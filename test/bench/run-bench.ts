@@ -449,7 +449,7 @@ function nodeMismatch(): string | undefined {
   return (
     `NOTE: package.json's engines admits Node ${wanted}, which the hosts run; this is ` +
     `${process.version}, and its figures differ. To measure on Node ${majors.at(-1)}: ` +
-    `npx -p node@${majors.at(-1)} npm run bench`
+    `npx --yes -p node@${majors.at(-1)} npm run bench`
   );
 }
 
