@@ -72,7 +72,9 @@ describe('the app with devDependencies pruned', () => {
     for (const hook of ['preinstall', 'install', 'postinstall', 'prepare']) {
       expect([hook, scripts[hook]]).toEqual([hook, undefined]);
     }
-    expect(scripts.start).toMatch(/^node webapp\/bin\/plan-build\.js && node dist\//);
+    expect(scripts.start).toMatch(
+      /^node webapp\/bin\/plan-build\.js && node (--[\w-]+=\S+ )*dist\//,
+    );
     const plan = spawnSync(process.execPath, ['webapp/bin/plan-build.js'], {
       cwd: dir,
       encoding: 'utf8',
