@@ -489,15 +489,12 @@ async function main(): Promise<void> {
       runs[name as keyof typeof targets].push(await load(target, 'latest'));
     }
   }
+  await bareServer.stop();
   const loadedAlone = treeMemory(alone.run);
   await alone.stop();
-  // A trigger queued by the first delivery, then deduplicated: the second run must keep up. Each
-  // is followed by a run of the bare server, whose CPU per request says how fast the machine was.
+  // A trigger queued by the first delivery, then deduplicated: the second run must keep up.
   const middleEarly = await load(dyno, 'step-1');
-  const bareAfterEarly = await load(bareServer, 'latest');
   const middleLate = await load(dyno, 'step-1');
-  const bareAfterLate = await load(bareServer, 'latest');
-  await bareServer.stop();
   const loaded = treeMemory(dyno.run);
   await dyno.stop();
 
@@ -527,19 +524,11 @@ async function main(): Promise<void> {
         procfileWeb: versusDyno.throughputRatio,
       },
       p99Ratio: { webAlone: versusAlone.p99Ratio, procfileWeb: versusDyno.p99Ratio },
-      middleTag: {
-        early: middleEarly,
-        late: middleLate,
-        bareAfterEarly,
-        bareAfterLate,
-      },
+      middleTag: { early: middleEarly, late: middleLate },
       middleLateVsEarly: round(middleLate.rps / middleEarly.rps, 2),
-      // CPU per delivery, each against the bare server's right after it: a single run's moves by
-      // a quarter with what else the machine does, and the pair's by much less
+      // CPU per delivery, unlike req/s, barely moves with what else the machine runs
       middleLateVsEarlyCpu: round(
-        middleLate.serverUsPerRequest /
-          bareAfterLate.serverUsPerRequest /
-          (middleEarly.serverUsPerRequest / bareAfterEarly.serverUsPerRequest),
+        middleLate.serverUsPerRequest / middleEarly.serverUsPerRequest,
         2,
       ),
     },
@@ -632,7 +621,7 @@ async function main(): Promise<void> {
       `${round(heap.afterMiB - heap.beforeMiB, 2)} MiB`,
     ],
     [
-      'middle-tag load does not degrade (late/early CPU per delivery, each against bare, ≤ 1.1)',
+      'middle-tag load does not degrade (late/early CPU per delivery ≤ 1.1)',
       results.webhook.middleLateVsEarlyCpu <= 1.1,
       `${results.webhook.middleLateVsEarlyCpu} (req/s late/early ${results.webhook.middleLateVsEarly})`,
     ],
@@ -652,9 +641,7 @@ async function main(): Promise<void> {
     'web process alone, last tag': row(versusAlone.median),
     "Procfile's web command, last tag": row(versusDyno.median),
     'Procfile, middle tag, first run': row(middleEarly),
-    'bare node:http, right after it': row(bareAfterEarly),
     'Procfile, middle tag, second run': row(middleLate),
-    'bare node:http, right after that': row(bareAfterLate),
   });
   const mib = (tree: TreeMemory, name?: string) => {
     const one = name === undefined ? tree : tree.processes[name];
