@@ -281,12 +281,8 @@ function treeMemory(run: string, only?: string): TreeMemory {
   return memory;
 }
 
-/** Heap growth of the web app over many deliveries, in this process, after full GCs. */
-async function heapGrowth(
-  deliveries: number,
-): Promise<{ beforeMiB: number; afterMiB: number; at10kMiB: number }> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) throw new Error('run with node --expose-gc');
+/** The web app as the web process wires it, in this process, never sending a trigger. */
+async function startBenchApp() {
   const config = loadConfig({ PROPAGATION_DELAY: '3600' });
   const log = createLogger('web', 'info', new Writable({ write: (_c, _e, done) => done() }));
   const saved: unknown[] = [];
@@ -304,21 +300,30 @@ async function heapGrowth(
     dispatcher: new MockAgent(),
     version: 'bench',
   });
-  const app = web.server;
-  await app.ready();
+  await web.server.ready();
+  const send = (tag: string, pushedAt: number) =>
+    web.server.inject({
+      method: 'POST',
+      url: '/propagate',
+      headers: { 'content-type': 'application/json' },
+      payload: payload(tag, pushedAt),
+    });
+  return { tags: config.tagSequence, send, close: () => web.close() };
+}
+
+/** Heap growth of the web app over many deliveries, in this process, after full GCs. */
+async function heapGrowth(
+  deliveries: number,
+): Promise<{ beforeMiB: number; afterMiB: number; at10kMiB: number }> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with node --expose-gc');
+  const app = await startBenchApp();
   const used = () => {
     gc();
     return process.memoryUsage().heapUsed / 2 ** 20;
   };
-  const tags = config.tagSequence;
-  const send = (i: number) =>
-    app.inject({
-      method: 'POST',
-      url: '/propagate',
-      headers: { 'content-type': 'application/json' },
-      // every tag, every push new: the busiest the chain's memory can get
-      payload: payload(tags[i % tags.length] as string, 1764158400 + i),
-    });
+  // every tag, every push new: the busiest the chain's memory can get
+  const send = (i: number) => app.send(app.tags[i % app.tags.length] as string, 1764158400 + i);
   for (let i = 0; i < 2000; i++) await send(i);
   const beforeMiB = used();
   let at10kMiB = 0;
@@ -327,8 +332,42 @@ async function heapGrowth(
     if (i === 10_000) at10kMiB = used();
   }
   const afterMiB = used();
-  await web.close();
+  await app.close();
   return { beforeMiB, afterMiB, at10kMiB };
+}
+
+/**
+ * CPU per repeated delivery of a middle tag (its trigger queued by the first, then
+ * deduplicated), early and after many, each against deliveries of the last tag right beside it:
+ * in this process, so that neither the network nor wrk's share of the machine moves it.
+ */
+async function dedupCost(turns: number, turnSize: number, between: number) {
+  const app = await startBenchApp();
+  const cpu = async (tag: string, count: number) => {
+    const before = process.cpuUsage();
+    for (let i = 0; i < count; i++) await app.send(tag, 1764158400);
+    const used = process.cpuUsage(before);
+    return used.user + used.system;
+  };
+  // Many short turns, each against the last tag's right after it, and their median: on two
+  // shared cores, one turn's ratio ranges from 0.7 to 1.9 with what else runs.
+  const measure = async () => {
+    const ratios: number[] = [];
+    const costs: number[] = [];
+    for (let i = 0; i < turns; i++) {
+      const middle = await cpu('step-1', turnSize);
+      ratios.push(middle / (await cpu('latest', turnSize)));
+      costs.push(middle / turnSize);
+    }
+    return { us: median(costs), relative: median(ratios) };
+  };
+  await cpu('latest', turnSize * 5);
+  await cpu('step-1', turnSize * 5);
+  const early = await measure();
+  await cpu('step-1', between);
+  const late = await measure();
+  await app.close();
+  return { earlyUs: early.us, lateUs: late.us, ratio: late.relative / early.relative };
 }
 
 /** Trigger time against due time, for `count` propagations and for the clock's kick-offs. */
@@ -500,6 +539,7 @@ async function main(): Promise<void> {
 
   const polling = await pollingMemory(pollSeconds);
   const heap = await heapGrowth(100_000);
+  const dedup = await dedupCost(30, 1000, 100_000);
   const precision = await timing(20);
 
   const versusAlone = compare(runs.alone, runs.bare);
@@ -526,11 +566,16 @@ async function main(): Promise<void> {
       p99Ratio: { webAlone: versusAlone.p99Ratio, procfileWeb: versusDyno.p99Ratio },
       middleTag: { early: middleEarly, late: middleLate },
       middleLateVsEarly: round(middleLate.rps / middleEarly.rps, 2),
-      // CPU per delivery, unlike req/s, barely moves with what else the machine runs
       middleLateVsEarlyCpu: round(
         middleLate.serverUsPerRequest / middleEarly.serverUsPerRequest,
         2,
       ),
+      // The same in this process, 100,000 deliveries apart, each against the last tag's beside it
+      repeatedDelivery: {
+        earlyUs: round(dedup.earlyUs, 1),
+        lateUs: round(dedup.lateUs, 1),
+        lateVsEarly: round(dedup.ratio, 2),
+      },
     },
     memoryMiB: {
       webAlone: { idle: memory(idleAlone), afterLoad: memory(loadedAlone) },
@@ -621,9 +666,11 @@ async function main(): Promise<void> {
       `${round(heap.afterMiB - heap.beforeMiB, 2)} MiB`,
     ],
     [
-      'middle-tag load does not degrade (late/early CPU per delivery ≤ 1.1)',
-      results.webhook.middleLateVsEarlyCpu <= 1.1,
-      `${results.webhook.middleLateVsEarlyCpu} (req/s late/early ${results.webhook.middleLateVsEarly})`,
+      'repeated middle-tag deliveries do not degrade (late/early CPU, in process, ≤ 1.5)',
+      // A cost that grows with the deliveries shows as a multiple; 1.1 is within this noise.
+      results.webhook.repeatedDelivery.lateVsEarly <= 1.5,
+      `${results.webhook.repeatedDelivery.lateVsEarly} (over HTTP, one run each: ` +
+        `${results.webhook.middleLateVsEarlyCpu})`,
     ],
   ];
   console.log('every load run, in the order they ran (wrk; load: the 1-minute load average)');
