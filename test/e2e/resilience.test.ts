@@ -168,12 +168,13 @@ describe('the web command as one unit', () => {
     expectShutdownLines(web.output());
   });
 
-  it('stops gracefully when SIGTERM comes twice in a few ms, as `timeout` sends it', async () => {
-    const { web, run } = await startTree();
+  it('stops gracefully when a second stop signal follows within a second, as `timeout` sends it', async () => {
+    const { web, run } = await startTree({ LOG_LEVEL: 'debug' });
     web.child.kill('SIGTERM');
     // Two signals sent together merge into one: the second comes once the first is handled.
     await web.waitFor(/SIGTERM: stopping the dyno's processes/);
-    web.child.kill('SIGTERM');
+    web.child.kill('SIGHUP');
+    await web.waitFor(/SIGHUP while stopping: taken as the same request/);
     expect(await web.exited).toEqual({ code: 0, signal: null });
     expect(processesWith('RUN_ID', run)).toEqual([]);
     expect(web.output()).not.toContain('killing the dyno');

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from './create-logger';
+import { judgeStopSignal } from './judge-stop-signal';
 
 /** Set by the supervisor for the processes under it: its pid, which they watch. */
 export const supervisorPidVariable = 'SUPERVISOR_PID';
@@ -16,9 +17,6 @@ const foremanBasePort = '5000';
 
 /** ms to wait for the group to leave after a stop or foreman's exit, before SIGKILL */
 const grace = 10_000;
-
-/** ms within which the same stop signal again is taken as a repeat of the first */
-const repeatWindow = 1000;
 
 // foreman's line when one of its processes ends, e.g. `12:00:00 clock.1   Exited with exit code SIGTERM`.
 const foremanExit = / (\w[\w-]*)\.\d+ +Exited (?:Successfully|with exit code (\S+))\s*$/;
@@ -62,7 +60,9 @@ export function supervise(
     },
   });
   let stopping: NodeJS.Signals | undefined;
-  let stoppingSince = 0;
+  let stoppingSince: number | undefined;
+  // set when the processes were killed rather than stopped: the command then exits 1
+  let killed = false;
   // the processes that ended unasked, and foreman's word for how
   const endings: { name: string; how: string }[] = [];
   const codes = new Map<string, string>();
@@ -111,19 +111,19 @@ export function supervise(
     }
   };
   const onSignal = (signal: NodeJS.Signals) => {
-    // `timeout` and `kill -- -PGID` after a plain kill signal this process and its group at
-    // once: the same signal again within a second is the same request, not an insistence.
-    if (stopping === signal && Date.now() - stoppingSince < repeatWindow) {
-      log.debug({ signal }, `${signal} again: already stopping`);
+    const meaning = judgeStopSignal(stoppingSince, performance.now());
+    if (meaning === 'repeat') {
+      log.debug({ signal }, `${signal} while stopping: taken as the same request`);
       return;
     }
-    if (stopping !== undefined) {
+    if (meaning === 'insist') {
       log.warn({ signal }, `second signal (${signal}): killing the dyno's processes now`);
+      killed = true;
       signalGroup('SIGKILL');
       return;
     }
     stopping = signal;
-    stoppingSince = Date.now();
+    stoppingSince = performance.now();
     log.info({ signal }, `${signal}: stopping the dyno's processes`);
     // foreman (kept up by the preload) passes SIGTERM on to its processes; SIGINT it handles
     // itself; its processes have no SIGHUP handler, so a closed terminal becomes a SIGTERM.
@@ -166,7 +166,6 @@ export function supervise(
       }
       if (stopping === undefined) signalGroup('SIGTERM');
       const deadline = Date.now() + grace;
-      let killed = false;
       const wait = setInterval(() => {
         if (groupAlive() && Date.now() < deadline) return;
         clearInterval(wait);
