@@ -57,10 +57,10 @@ export async function simulateChain(
   const outcome = new Promise<string | undefined>((resolve) => (finish = resolve));
   let started = Date.now();
   const elapsed = (at = Date.now()) => `${(Math.max(0, at - started) / 1000).toFixed(1)} s`;
-  hub.on('trigger', (trigger: FakeHub['triggers'][number], at = Date.now()) =>
+  hub.on('trigger', (trigger: FakeHub['triggers'][number]) =>
     whenUp(() =>
       print(
-        `[${elapsed(at)}] triggered ${trigger.tag} (${trigger.api} answered ${trigger.status})`,
+        `[${elapsed(trigger.at)}] triggered ${trigger.tag} (${trigger.api} answered ${trigger.status})`,
       ),
     ),
   );
@@ -73,9 +73,9 @@ export async function simulateChain(
         return;
       }
       const next = tags[tags.indexOf(delivery.tag) + 1];
-      print(`[${elapsed()}] built ${delivery.tag}; push webhook answered 200`);
+      print(`[${elapsed(delivery.at)}] built ${delivery.tag}; push webhook answered 200`);
       if (next === undefined) finish(undefined);
-      else print(`[${elapsed()}] next: ${next} in ${options.delay} s`);
+      else print(`[${elapsed(delivery.at)}] next: ${next} in ${options.delay} s`);
     }),
   );
   hub.on('error', (err: Error) => finish(`the fake hub could not reach the app: ${err.message}`));
