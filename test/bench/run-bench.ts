@@ -301,13 +301,16 @@ async function startBenchApp() {
     version: 'bench',
   });
   await web.server.ready();
-  const send = (tag: string, pushedAt: number) =>
-    web.server.inject({
+  const send = async (tag: string, pushedAt: number) => {
+    const answer = await web.server.inject({
       method: 'POST',
       url: '/propagate',
       headers: { 'content-type': 'application/json' },
       payload: payload(tag, pushedAt),
     });
+    // a refused delivery would measure the wrong path
+    if (answer.statusCode !== 200) throw new Error(`delivery of ${tag}: ${answer.body}`);
+  };
   return { tags: config.tagSequence, send, close: () => web.close() };
 }
 
@@ -343,6 +346,8 @@ async function heapGrowth(
  */
 async function dedupCost(turns: number, turnSize: number, between: number) {
   const app = await startBenchApp();
+  const middleTag = app.tags[1] as string;
+  const lastTag = app.tags.at(-1) as string;
   const cpu = async (tag: string, count: number) => {
     const before = process.cpuUsage();
     for (let i = 0; i < count; i++) await app.send(tag, 1764158400);
@@ -355,16 +360,16 @@ async function dedupCost(turns: number, turnSize: number, between: number) {
     const ratios: number[] = [];
     const costs: number[] = [];
     for (let i = 0; i < turns; i++) {
-      const middle = await cpu('step-1', turnSize);
-      ratios.push(middle / (await cpu('latest', turnSize)));
+      const middle = await cpu(middleTag, turnSize);
+      ratios.push(middle / (await cpu(lastTag, turnSize)));
       costs.push(middle / turnSize);
     }
     return { us: median(costs), relative: median(ratios) };
   };
-  await cpu('latest', turnSize * 5);
-  await cpu('step-1', turnSize * 5);
+  await cpu(lastTag, turnSize * 5);
+  await cpu(middleTag, turnSize * 5);
   const early = await measure();
-  await cpu('step-1', between);
+  await cpu(middleTag, between);
   const late = await measure();
   await app.close();
   return { earlyUs: early.us, lateUs: late.us, ratio: late.relative / early.relative };
