@@ -13,3 +13,15 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/** The first value `read` gives that `accept` takes, looking again as `eventually` does. */
+export async function eventuallyRead<T>(
+  read: () => Promise<T>,
+  accept: (value: T) => boolean,
+  what: string,
+  timeout = 10000,
+): Promise<T> {
+  let value = await read();
+  await eventually(async () => accept((value = await read())), what, timeout);
+  return value;
+}

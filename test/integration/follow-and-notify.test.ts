@@ -4,7 +4,7 @@ import { loadConfig } from '../../webapp/config';
 import { realTimers } from '../../webapp/process/timers';
 import { createWebApp } from '../../webapp/web/create-web-app';
 import { delivery, memoryJournal } from '../helpers/app';
-import { eventually } from '../helpers/eventually';
+import { eventually, eventuallyRead } from '../helpers/eventually';
 import { startTestHub, type FakeHub, type TestHubOptions } from '../helpers/fake-hub';
 import { captureLogs } from '../helpers/logs';
 import { startNotifyReceiver } from '../helpers/notify-receiver';
@@ -126,11 +126,11 @@ describe('a failed build is reported within one poll interval, with its link', (
       notifications: { event: string; text: string }[];
     };
     // The receiver counts the notification when it arrives; the app, once the answer is back.
-    let status = JSON.parse(await t.status()) as Status;
-    await eventually(async () => {
-      status = JSON.parse(await t!.status()) as Status;
-      return status.notifications.length > 0;
-    }, 'the notification to be listed in /status');
+    const status = await eventuallyRead(
+      async () => JSON.parse(await t!.status()) as Status,
+      (read) => read.notifications.length > 0,
+      'the notification to be listed in /status',
+    );
     expect(status.tags[1]).toEqual(
       expect.objectContaining({
         tag: 'step-1',
@@ -217,11 +217,11 @@ describe('following builds', () => {
     expect(said).toHaveLength(1);
     // The hub records the pipeline when the trigger arrives; the app, once the answer is back.
     type Status = { tags: { state: string; build: unknown }[] };
-    let status = JSON.parse(await t.status()) as Status;
-    await eventually(async () => {
-      status = JSON.parse(await t!.status()) as Status;
-      return status.tags[1]?.state === 'building';
-    }, 'step-1 to show as building');
+    const status = await eventuallyRead(
+      async () => JSON.parse(await t!.status()) as Status,
+      (read) => read.tags[1]?.state === 'building',
+      'step-1 to show as building',
+    );
     expect(status.tags[1]).toMatchObject({
       state: 'building',
       build: { state: 'requested', url: t.hub.runs[0]?.url },

@@ -2,7 +2,7 @@ import { MockAgent } from 'undici';
 import { ConfigError, loadConfig } from '../../../webapp/config';
 import { createNotifier } from '../../../webapp/notify/create-notifier';
 import { buildTestApp, delivery, flush } from '../../helpers/app';
-import { eventually } from '../../helpers/eventually';
+import { eventually, eventuallyRead } from '../../helpers/eventually';
 import { captureLogs } from '../../helpers/logs';
 
 const origin = 'https://hooks.slack.com';
@@ -147,11 +147,11 @@ describe('the chain notifies', () => {
       },
     ]);
     // The receiver sees the notification before the app has its answer and lists it.
-    let status = (await t.app.inject('/status')).json();
-    await eventually(async () => {
-      status = (await t.app.inject('/status')).json();
-      return status.notifications.length > 0;
-    }, 'the stall notification to be listed in /status');
+    const status = await eventuallyRead(
+      async () => (await t.app.inject('/status')).json(),
+      (read) => read.notifications.length > 0,
+      'the stall notification to be listed in /status',
+    );
     expect(status.notifications).toEqual([
       { at: expect.any(String), event: 'stalled', text: expect.stringContaining('step-1') },
     ]);
