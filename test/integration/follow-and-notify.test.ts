@@ -164,22 +164,24 @@ describe('following builds', () => {
     await eventually(() => t?.hub.runs.length === 1, 'the build of step-1 to start');
     const tagOf = async () =>
       (JSON.parse(await t!.status()) as { tags: { state: string; build: unknown }[] }).tags[1];
-    await eventually(
-      async () => (await tagOf())?.state === 'building',
+    const building = await eventuallyRead(
+      tagOf,
+      (tag) => tag?.state === 'building',
       'step-1 to show as building',
     );
-    expect((await tagOf())?.build).toEqual({
+    expect(building?.build).toEqual({
       state: expect.stringMatching(/^(requested|in_progress)$/),
       url: t.hub.runs[0]?.url,
     });
-    await eventually(
-      async () =>
-        JSON.stringify((await tagOf())?.build) ===
+    const built = await eventuallyRead(
+      tagOf,
+      (tag) =>
+        JSON.stringify(tag?.build) ===
         JSON.stringify({ state: 'success', url: t!.hub.runs[0]?.url }),
       'the run of step-1 to be read as a success',
       6000,
     );
-    expect((await tagOf())?.state).toBe('awaited');
+    expect(built?.state).toBe('awaited');
     await t.post('step-1', 1764158500);
     expect((await tagOf())?.state).toBeNull();
     expect(t.hub.runReads.length).toBeGreaterThanOrEqual(2);
