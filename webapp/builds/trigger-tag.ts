@@ -1,4 +1,5 @@
-import { Agent, request, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
+import { sendRequest } from '../http/send-request';
 import type { Logger } from '../process/create-logger';
 import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
 import type { RetryPolicy, TriggerOutcome } from '../types';
@@ -39,7 +40,9 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
   const started = now();
   for (let attempt = 1; ; attempt++) {
     const answer = await sendOnce(tag, deps);
-    if (deps.signal?.aborted) {
+    // A 2xx that came before shutdown is a build started: it is reported, never owed again.
+    const taken = answer.status !== undefined && answer.status >= 200 && answer.status < 300;
+    if (deps.signal?.aborted && !taken) {
       log.warn({ tag, attempt, target: target.where }, `trigger of ${tag} cut short by shutdown`);
       return { ok: false, dryRun: false, attempts: attempt, aborted: true };
     }
@@ -97,39 +100,44 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
   }
 }
 
+/** The most of a target's answer that is read: a dispatch's run details are a few hundred bytes. */
+export const triggerAnswerLimit = 64 * 1024;
+
 async function sendOnce(
   tag: string,
   deps: TriggerDeps,
 ): Promise<{ status?: number; error?: string; body?: string }> {
   const { url, headers, body } = deps.target.request(tag);
   try {
-    const response = await request(url, {
-      method: buildMethod,
-      headers,
-      body,
-      dispatcher: deps.dispatcher,
-      headersTimeout: deps.retry.timeout,
-      bodyTimeout: deps.retry.timeout,
-      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
-    });
-    const started = response.statusCode >= 200 && response.statusCode < 300;
-    if (started && deps.target.startedRun !== undefined) {
-      // The build was started whatever becomes of its body: never send it again for that.
-      const body = await response.body.text().catch(() => undefined);
-      return { status: response.statusCode, ...(body === undefined ? {} : { body }) };
+    const answer = await sendRequest(
+      url,
+      {
+        method: buildMethod,
+        headers,
+        body,
+        dispatcher: deps.dispatcher,
+        keepBody: deps.target.startedRun !== undefined,
+      },
+      {
+        deadline: deps.retry.timeout,
+        maxBytes: triggerAnswerLimit,
+        ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+      },
+    );
+    // A status that came means the target took the request, whatever became of its body: a
+    // build it started is never sent again for a body cut off by the deadline or by shutdown.
+    if (answer.bodyProblem !== undefined && answer.status >= 200 && answer.status < 300) {
+      deps.log.warn(
+        { tag, status: answer.status, problem: answer.bodyProblem },
+        `the answer to the trigger of ${tag} came without its whole body (${answer.bodyProblem}): its run is not known`,
+      );
     }
-    await response.body.dump();
-    return { status: response.statusCode };
+    return { status: answer.status, ...(answer.body === undefined ? {} : { body: answer.body }) };
   } catch (err) {
-    return { error: describeError(err, deps.target.secrets) };
+    return {
+      error: redact(err instanceof Error ? err.message : 'request failed', deps.target.secrets),
+    };
   }
-}
-
-function describeError(err: unknown, secrets: string[]): string {
-  if (!(err instanceof Error)) return 'request failed';
-  const code = (err as { code?: unknown }).code;
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return redact(`${typeof code === 'string' ? `${code} ` : ''}${err.message}${cause}`, secrets);
 }
 
 function status(code: number | undefined): { status?: number } {

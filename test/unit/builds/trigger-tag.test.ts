@@ -1,9 +1,10 @@
-import { MockAgent } from 'undici';
+import { Agent, MockAgent } from 'undici';
 import { loadConfig } from '../../../webapp/config';
 import { createTarget } from '../../../webapp/builds/targets/create-target';
 import { triggerTag } from '../../../webapp/builds/trigger-tag';
 import { backoffDelay } from '../../../webapp/process/next-retry-wait';
 import type { RetryPolicy } from '../../../webapp/types';
+import { startHostileServer } from '../../helpers/hostile-server';
 import { captureLogs } from '../../helpers/logs';
 
 const token = 'S3CRET-tok3n';
@@ -188,5 +189,60 @@ describe('backoffDelay', () => {
     ]);
     expect(at(1, 0)).toBe(1000);
     expect(at(10, 0)).toBe(30000);
+  });
+});
+
+describe('triggerTag against a dispatch whose answer body trickles in', () => {
+  const github = (url: string) => ({
+    DOCKERHUB_TRIGGER_TOKEN: '',
+    BUILD_TARGET: 'github',
+    BUILD_GITHUB_API_URL: url,
+    BUILD_GITHUB_REPOSITORY: 'acme/images',
+    BUILD_GITHUB_WORKFLOW: 'build.yml',
+    BUILD_GITHUB_TOKEN: 'ghp_trickleToken123',
+  });
+
+  it('counts the dispatch as sent once its status came, within the attempt timeout', async () => {
+    const server = await startHostileServer({ kind: 'trickle', status: 200, every: 100 });
+    const dispatcher = new Agent();
+    try {
+      const { deps, logs } = setup(github(server.url));
+      const started = Date.now();
+      const outcome = await triggerTag('step-1', {
+        ...deps,
+        dispatcher,
+        retry: { ...retry, timeout: 600 },
+      });
+      expect(Date.now() - started).toBeLessThan(1600);
+      expect(outcome).toMatchObject({ ok: true, attempts: 1, status: 200 });
+      expect(outcome.run).toBeUndefined();
+      expect(server.requests).toHaveLength(1);
+      expect(logs.text()).toContain('came without its whole body (timeout)');
+    } finally {
+      await dispatcher.destroy();
+      await server.close();
+    }
+  });
+
+  it('counts it as sent, not owed, when shutdown cuts its body off', async () => {
+    const server = await startHostileServer({ kind: 'trickle', status: 200, every: 100 });
+    const dispatcher = new Agent();
+    const shutdown = new AbortController();
+    try {
+      const { deps } = setup(github(server.url));
+      setTimeout(() => shutdown.abort(), 300);
+      const outcome = await triggerTag('step-1', {
+        ...deps,
+        dispatcher,
+        signal: shutdown.signal,
+        retry: { ...retry, timeout: 30_000 },
+      });
+      expect(outcome).toMatchObject({ ok: true, attempts: 1 });
+      expect(outcome.aborted).toBeUndefined();
+      expect(server.requests).toHaveLength(1);
+    } finally {
+      await dispatcher.destroy();
+      await server.close();
+    }
   });
 });
