@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { z } from 'zod';
+import { formatBytes, RequestError, sendRequest } from '../http/send-request';
 import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
 
 /** One tag as Docker Hub shows it. */
@@ -11,8 +12,18 @@ export interface RegistryTag {
   digest: string | undefined;
 }
 
+/** A tag of a listing that could not be read, and why: skipped, the rest is used. */
+export interface SkippedTag {
+  name: string | null;
+  reason: string;
+}
+
 export interface HubApi {
-  listTags(namespace: string, repository: string): Promise<RegistryTag[]>;
+  /** Every tag that could be read; one that cannot is skipped, never fails the whole list. */
+  listTags(
+    namespace: string,
+    repository: string,
+  ): Promise<{ tags: RegistryTag[]; skipped: SkippedTag[] }>;
   getTag(namespace: string, repository: string, tag: string): Promise<RegistryTag>;
 }
 
@@ -24,20 +35,29 @@ export interface HubApiDeps {
   /** personal access token */
   token?: string;
   dispatcher: Dispatcher;
-  /** ms per attempt: answer headers and body */
+  /** ms per attempt, from the first byte sent to the last byte of the answer read */
   timeout: number;
+  /** aborts every request and wait (shutdown): the call fails with kind 'aborted' */
+  signal?: AbortSignal;
   /** ms: waits double from initialDelay up to maxDelay; no new attempt after giveUpAfter */
   retries: { initialDelay: number; maxDelay: number; giveUpAfter: number };
   log: Logger;
   /** most pages one listTags follows (default 20) */
   maxPages?: number;
-  sleep?: (ms: number) => Promise<void>;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
   random?: () => number;
 }
 
 export type HubApiErrorKind =
-  'unreachable' | 'throttled' | 'unauthorized' | 'not-found' | 'bad-answer' | 'server';
+  | 'unreachable'
+  | 'throttled'
+  | 'unauthorized'
+  | 'not-found'
+  | 'bad-answer'
+  | 'too-large'
+  | 'server'
+  | 'aborted';
 
 /** Why a call to Docker Hub failed; its message never holds a secret. */
 export class HubApiError extends Error {
@@ -53,6 +73,10 @@ export class HubApiError extends Error {
 }
 
 const PAGE_SIZE = 100;
+/** A page of 100 tags is a few hundred KiB at most; anything much larger is not Docker Hub's. */
+export const pageLimit = 4 * 1024 * 1024;
+/** The login's and one tag's answers are a few KiB. */
+const smallAnswerLimit = 256 * 1024;
 
 const timestamp = z
   .string()
@@ -70,7 +94,8 @@ const tagSchema = z
 
 const pageSchema = z.object({
   next: z.string().nullish(),
-  results: z.array(tagSchema),
+  // Each tag is judged on its own: one bad record must not hide the others.
+  results: z.array(z.unknown()),
 });
 
 const loginSchema = z.object({ access_token: z.string().min(1) });
@@ -85,7 +110,7 @@ type Answer = { status: number; body: string };
 export function createHubApi(deps: HubApiDeps): HubApi {
   const base = new URL(deps.baseUrl);
   const root = deps.baseUrl.replace(/\/+$/, '');
-  const sleep = deps.sleep ?? ((ms: number) => sleepUnlessAborted(ms));
+  const sleep = deps.sleep ?? sleepUnlessAborted;
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const maxPages = deps.maxPages ?? 20;
@@ -93,6 +118,8 @@ export function createHubApi(deps: HubApiDeps): HubApi {
     deps.user && deps.token ? { identifier: deps.user, secret: deps.token } : undefined;
   const secrets = new Set<string>(deps.token ? [deps.token] : []);
   let bearer: Promise<string> | undefined;
+  // A wait Docker Hub asked for that outlasts one call's retries is kept by the calls after it.
+  let throttledUntil = 0;
 
   const scrub = (text: string): string => {
     let out = text;
@@ -107,40 +134,67 @@ export function createHubApi(deps: HubApiDeps): HubApi {
     what: string,
     url: string,
     options: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string },
+    maxBytes: number,
   ): Promise<Answer> {
     const started = now();
+    const aborted = () => fail('aborted', `${what}: stopped by shutdown`);
     for (let attempt = 1; ; attempt++) {
+      if (deps.signal?.aborted) throw aborted();
+      if (now() < throttledUntil) {
+        const until = new Date(throttledUntil).toISOString();
+        throw fail(
+          'throttled',
+          `${what}: Docker Hub asked to wait until ${until}, not asked again before then`,
+          429,
+        );
+      }
       let answer: Answer & { retryAfter?: number };
       let problem: { kind: HubApiErrorKind; reason: string; status?: number } | undefined;
       try {
-        const response = await request(url, {
-          ...options,
-          dispatcher: deps.dispatcher,
-          headersTimeout: deps.timeout,
-          bodyTimeout: deps.timeout,
-        });
-        answer = { status: response.statusCode, body: await response.body.text() };
-        if (response.statusCode === 429) {
+        const response = await sendRequest(
+          url,
+          { ...options, dispatcher: deps.dispatcher, keepBody: true },
+          {
+            deadline: deps.timeout,
+            maxBytes,
+            ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+          },
+        );
+        answer = { status: response.status, body: response.body ?? '' };
+        if (response.bodyProblem === 'aborted') throw aborted();
+        if (response.bodyProblem === 'too-large') {
+          // The same answer would come again: refused now, looked at again at the next look.
+          throw fail(
+            'too-large',
+            `${what}: the answer is larger than ${formatBytes(maxBytes)}, refused`,
+            response.status,
+          );
+        }
+        if (response.bodyProblem !== undefined) {
+          problem = {
+            kind: 'unreachable',
+            reason: `the answer's body ${response.bodyProblem === 'timeout' ? `did not arrive within ${deps.timeout} ms` : 'was cut off'}`,
+          };
+        } else if (response.status === 429) {
           const wait = retryAfter(response.headers, now());
           problem = { kind: 'throttled', reason: 'HTTP 429 (rate limited)', status: 429 };
           if (wait !== undefined) answer.retryAfter = wait;
-        } else if (response.statusCode >= 500) {
-          problem = {
-            kind: 'server',
-            reason: `HTTP ${response.statusCode}`,
-            status: response.statusCode,
-          };
+        } else if (response.status >= 500) {
+          problem = { kind: 'server', reason: `HTTP ${response.status}`, status: response.status };
         }
       } catch (err) {
+        if (err instanceof HubApiError) throw err;
+        if (err instanceof RequestError && err.kind === 'aborted') throw aborted();
         answer = { status: 0, body: '' };
-        problem = { kind: 'unreachable', reason: explain(err) };
+        problem = { kind: 'unreachable', reason: err instanceof Error ? err.message : String(err) };
       }
       if (problem === undefined) return answer;
 
-      const wait = nextRetryWait(attempt, started, deps.retries, now, random, answer.retryAfter);
+      const asked = answer.retryAfter;
+      const wait = nextRetryWait(attempt, started, deps.retries, now, random, asked);
       const fields = { attempt, status: problem.status };
       if (wait === undefined) {
-        const asked = answer.retryAfter;
+        if (asked !== undefined) throttledUntil = Math.max(throttledUntil, now() + asked);
         const hint = asked === undefined ? '' : `, Docker Hub asks to wait ${asked} ms`;
         const message = `${what} failed after ${attempt} attempt(s): ${problem.reason}${hint}`;
         // The caller says it once per outage; each look's own failure is detail.
@@ -151,16 +205,25 @@ export function createHubApi(deps: HubApiDeps): HubApi {
         { ...fields, retryIn: wait },
         scrub(`${what} failed, retrying: ${problem.reason}`),
       );
-      await sleep(wait);
+      try {
+        await sleep(wait, deps.signal);
+      } catch {
+        throw aborted();
+      }
     }
   }
 
   async function login(): Promise<string> {
-    const answer = await send('login to Docker Hub', `${root}/v2/auth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(credentials),
-    });
+    const answer = await send(
+      'login to Docker Hub',
+      `${root}/v2/auth/token`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(credentials),
+      },
+      smallAnswerLimit,
+    );
     const user = credentials?.identifier ?? '';
     if (answer.status === 401 || answer.status === 403) {
       throw fail(
@@ -186,7 +249,7 @@ export function createHubApi(deps: HubApiDeps): HubApi {
   }
 
   /** A GET with the bearer when logging in; logs in again once when a cached bearer is refused. */
-  async function get(what: string, url: string): Promise<Answer> {
+  async function get(what: string, url: string, maxBytes: number): Promise<Answer> {
     for (let renewed = false; ; renewed = true) {
       const headers: Record<string, string> = { accept: 'application/json' };
       let cached = false;
@@ -201,7 +264,7 @@ export function createHubApi(deps: HubApiDeps): HubApi {
           throw err;
         }
       }
-      const answer = await send(what, url, { method: 'GET', headers });
+      const answer = await send(what, url, { method: 'GET', headers }, maxBytes);
       if (answer.status === 401 && cached && !renewed) {
         deps.log.info(`Docker Hub refused the cached login, logging in again`);
         bearer = undefined;
@@ -233,29 +296,34 @@ export function createHubApi(deps: HubApiDeps): HubApi {
     async listTags(namespace, repository) {
       const what = `listing the tags of ${namespace}/${repository}`;
       const tags: RegistryTag[] = [];
+      const skipped: SkippedTag[] = [];
       let url: string | null | undefined =
         `${repoPath(namespace, repository)}/tags?page_size=${PAGE_SIZE}`;
       for (let page = 1; url; page++) {
         if (page > maxPages) {
           throw fail('bad-answer', `${what}: more than ${maxPages} pages, stopped`);
         }
-        const parsed = pageSchema.safeParse(check(what, await get(what, url)));
+        const parsed = pageSchema.safeParse(check(what, await get(what, url, pageLimit)));
         if (!parsed.success) {
           throw fail('bad-answer', `${what}: malformed page ${page}: ${summary(parsed.error)}`);
         }
-        tags.push(...parsed.data.results.map(toTag));
+        for (const result of parsed.data.results) {
+          const tag = tagSchema.safeParse(result);
+          if (tag.success) tags.push(toTag(tag.data));
+          else skipped.push({ name: nameOf(result), reason: scrub(summary(tag.error)) });
+        }
         url = parsed.data.next;
         if (url && !sameOrigin(url, base)) {
           throw fail('bad-answer', `${what}: the next page is on another site, not followed`);
         }
       }
-      return tags;
+      return { tags, skipped };
     },
 
     async getTag(namespace, repository, tag) {
       const what = `reading ${namespace}/${repository}:${tag}`;
       const url = `${repoPath(namespace, repository)}/tags/${encodeURIComponent(tag)}`;
-      const parsed = tagSchema.safeParse(check(what, await get(what, url)));
+      const parsed = tagSchema.safeParse(check(what, await get(what, url, smallAnswerLimit)));
       if (!parsed.success) {
         throw fail('bad-answer', `${what}: malformed answer: ${summary(parsed.error)}`);
       }
@@ -311,9 +379,8 @@ function summary(error: z.ZodError): string {
     .join('; ');
 }
 
-function explain(err: unknown): string {
-  if (!(err instanceof Error)) return 'request failed';
-  const code = (err as { code?: unknown }).code;
-  const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
-  return `${typeof code === 'string' ? `${code} ` : ''}${err.message}${cause}`;
+/** A skipped record's name, when it has one that can be shown. */
+function nameOf(record: unknown): string | null {
+  const name = (record as { name?: unknown } | null)?.name;
+  return typeof name === 'string' && /^[\w][\w.-]{0,127}$/.test(name) ? name : null;
 }

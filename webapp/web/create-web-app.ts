@@ -52,6 +52,8 @@ export function createWebApp(deps: WebAppDeps): WebApp {
   const firstTag = config.tagSequence[0] as string;
   const startedAt = timers.now();
   const repository = `${config.userName}/${config.repoName}`;
+  // Every outbound request and wait of this app ends at once when the app is closed.
+  const shutdown = new AbortController();
   const notifier = createNotifier({
     url: config.notify.url,
     events: config.notify.events,
@@ -99,6 +101,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     ...(config.registry.token === undefined ? {} : { token: config.registry.token }),
     dispatcher: deps.dispatcher,
     timeout: config.retry.timeout,
+    signal: shutdown.signal,
     // A read that fails is read again at the next look: retrying it for as long as a trigger
     // would only keep the outage unsaid.
     retries: { ...config.retry, giveUpAfter: Math.min(config.retry.giveUpAfter, registryGiveUp) },
@@ -140,7 +143,6 @@ export function createWebApp(deps: WebAppDeps): WebApp {
       });
     }
   };
-  const shutdown = new AbortController();
   const kickoffs = createSchedule(config.schedule, config.timezone);
   const running: { stop(): void }[] = [];
   let started = false;

@@ -6,6 +6,7 @@ import {
   HubApiError,
   type HubApiDeps,
 } from '../../../webapp/registry/create-hub-api';
+import { startHostileServer } from '../../helpers/hostile-server';
 import { captureLogs } from '../../helpers/logs';
 
 const HUB = 'https://hub.docker.com';
@@ -71,11 +72,14 @@ describe('createHubApi, public repositories', () => {
       previous: `${HUB}${TAGS}?page=1&page_size=100`,
       results: [tag('latest', '2026-11-26T11:00:00Z', { digest: null })],
     });
-    expect(await api.listTags('acme', 'app')).toEqual([
-      { name: 'init', pushedAt: Date.parse('2026-11-26T10:00:00.123Z'), digest: 'sha256:init' },
-      { name: 'step-1', pushedAt: Date.parse('2026-11-20T00:00:00Z'), digest: 'sha256:step-1' },
-      { name: 'latest', pushedAt: Date.parse('2026-11-26T11:00:00Z'), digest: undefined },
-    ]);
+    expect(await api.listTags('acme', 'app')).toEqual({
+      tags: [
+        { name: 'init', pushedAt: Date.parse('2026-11-26T10:00:00.123Z'), digest: 'sha256:init' },
+        { name: 'step-1', pushedAt: Date.parse('2026-11-20T00:00:00Z'), digest: 'sha256:step-1' },
+        { name: 'latest', pushedAt: Date.parse('2026-11-26T11:00:00Z'), digest: undefined },
+      ],
+      skipped: [],
+    });
     agent.assertNoPendingInterceptors();
   });
 
@@ -129,12 +133,31 @@ describe('createHubApi, public repositories', () => {
   it.each([
     ['not JSON', 'hello'],
     ['no results', { next: null }],
-    ['a tag without a date', { results: [{ name: 'x', tag_last_pushed: null }] }],
-    ['a bad date', { results: [{ name: 'x', tag_last_pushed: 'yesterday' }] }],
+    ['results that are no list', { results: { name: 'x' } }],
   ])('calls a malformed answer bad-answer (%s)', async (_what, body) => {
     const { hub, api } = setup();
     hub.intercept({ path: `${TAGS}?page_size=100` }).reply(200, body);
     expect(await failure(api.listTags('acme', 'app'))).toMatchObject({ kind: 'bad-answer' });
+  });
+
+  it('skips a tag that cannot be read, and still lists the others', async () => {
+    const { hub, api } = setup();
+    hub.intercept({ path: `${TAGS}?page_size=100` }).reply(200, {
+      next: null,
+      results: [
+        { name: 'nightly', tag_last_pushed: 'yesterday' },
+        tag('init', '2026-11-26T10:00:00Z'),
+        { name: 'old', tag_last_pushed: null, last_updated: null },
+        42,
+      ],
+    });
+    const listed = await api.listTags('acme', 'app');
+    expect(listed.tags.map((t) => t.name)).toEqual(['init']);
+    expect(listed.skipped).toEqual([
+      { name: 'nightly', reason: expect.stringContaining('not a date') },
+      { name: 'old', reason: expect.stringContaining('no tag_last_pushed') },
+      { name: null, reason: expect.any(String) },
+    ]);
   });
 
   it('says a 401 without a login needs credentials', async () => {
@@ -217,6 +240,24 @@ describe('createHubApi, retries', () => {
     hub.intercept({ path: `${TAGS}/init` }).reply(200, tag('init', '2026-11-26T10:00:00Z'));
     await api.getTag('acme', 'app', 'init');
     expect(waits).toEqual([10_000]);
+  });
+
+  it('keeps a Retry-After beyond its budget for the calls after it, then asks again', async () => {
+    let clock = 1_000_000;
+    const { hub, api, waits } = setup({ now: () => clock });
+    hub.intercept({ path: `${TAGS}/init` }).reply(429, '', { headers: { 'retry-after': '3600' } });
+    expect(await failure(api.getTag('acme', 'app', 'init'))).toMatchObject({ kind: 'throttled' });
+    // Ten more calls within the hour send nothing: MockAgent would fail on an unplanned request.
+    for (let call = 0; call < 10; call++) {
+      clock += 1000;
+      const err = await failure(api.getTag('acme', 'app', 'init'));
+      expect(err).toMatchObject({ kind: 'throttled', status: 429 });
+      expect(err.message).toContain('not asked again before then');
+    }
+    clock = 1_000_000 + 3600_000;
+    hub.intercept({ path: `${TAGS}/init` }).reply(200, tag('init', '2026-11-26T10:00:00Z'));
+    expect(await api.getTag('acme', 'app', 'init')).toMatchObject({ name: 'init' });
+    expect(waits).toEqual([]);
   });
 
   it('fails as throttled when Retry-After is beyond giveUpAfter, without waiting', async () => {
@@ -333,6 +374,72 @@ describe('createHubApi over a real socket', () => {
       await dispatcher.destroy();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  it('gives up on a body that trickles in, within the timeout of each attempt', async () => {
+    const server = await startHostileServer({ kind: 'trickle', status: 200, every: 100 });
+    const dispatcher = new Agent();
+    try {
+      const { api } = setup({
+        baseUrl: server.url,
+        dispatcher,
+        timeout: 500,
+        retries: { initialDelay: 1000, maxDelay: 1000, giveUpAfter: 0 },
+      });
+      const started = Date.now();
+      const err = await failure(api.listTags('acme', 'app'));
+      expect(Date.now() - started).toBeLessThan(1500);
+      expect(err).toMatchObject({ kind: 'unreachable' });
+      expect(err.message).toContain('did not arrive within 500 ms');
+    } finally {
+      await dispatcher.destroy();
+      await server.close();
+    }
+  });
+
+  it('refuses a tags page larger than its cap at once, without retrying', async () => {
+    const server = await startHostileServer({
+      kind: 'huge',
+      status: 200,
+      bytes: 52 * 1024 * 1024,
+      declared: false,
+    });
+    const dispatcher = new Agent();
+    try {
+      const { api, waits } = setup({ baseUrl: server.url, dispatcher, timeout: 10_000 });
+      const err = await failure(api.listTags('acme', 'app'));
+      expect(err).toMatchObject({ kind: 'too-large' });
+      expect(err.message).toBe(
+        'listing the tags of acme/app: the answer is larger than 4 MiB, refused',
+      );
+      expect(waits).toEqual([]);
+      expect(server.requests).toHaveLength(1);
+    } finally {
+      await dispatcher.destroy();
+      await server.close();
+    }
+  });
+
+  it('stops a hung read at once when its signal aborts (shutdown)', async () => {
+    const server = await startHostileServer({ kind: 'hang' });
+    const dispatcher = new Agent();
+    const shutdown = new AbortController();
+    try {
+      const { api } = setup({
+        baseUrl: server.url,
+        dispatcher,
+        timeout: 30_000,
+        signal: shutdown.signal,
+      });
+      const started = Date.now();
+      setTimeout(() => shutdown.abort(), 200);
+      const err = await failure(api.listTags('acme', 'app'));
+      expect(err).toMatchObject({ kind: 'aborted' });
+      expect(Date.now() - started).toBeLessThan(1200);
+    } finally {
+      await dispatcher.destroy();
+      await server.close();
     }
   });
 });

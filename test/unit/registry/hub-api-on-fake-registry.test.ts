@@ -46,7 +46,7 @@ describe('createHubApi against the fake registry on loopback', () => {
     registry.recordPush('acme', 'app', 'init', new Date('2026-11-26T11:00:00.123Z'), 'sha256:i2');
     registry.requireLogin('acme', TOKEN);
 
-    const tags = await api.listTags('acme', 'app');
+    const { tags } = await api.listTags('acme', 'app');
     expect(tags.map((t) => t.name)).toEqual(['init', 'latest', 'step-3', 'step-2', 'step-1']);
     expect(tags[0]).toEqual({
       name: 'init',
