@@ -3,6 +3,7 @@ import { deliveriesReach, deploy, triggersReach, type Deployed } from '../helper
 import { eventually } from '../helpers/eventually';
 import { logLinesOf, processesWith } from '../helpers/procfile';
 import { parseLogLine } from '../../webapp/simulation/run-procfile';
+import { startHostileServer } from '../helpers/hostile-server';
 
 interface Status {
   reconciliation: { lastLook: string | null };
@@ -89,6 +90,70 @@ describe('the registry as the source of truth, end to end', () => {
     );
     await deployed.web.waitFor(/"msg":"triggered b"/);
     expect(hub.triggers.map((t) => t.tag)).toEqual(['b']);
+  });
+
+  it('sends a pending trigger once after a SIGKILL, an empty disk and a tags API down past its due time', async () => {
+    const run = randomUUID();
+    deployed = await deploy(
+      { TAG_SEQUENCE: 'a,b,c', PROPAGATION_DELAY: '12', RECONCILE_INTERVAL: '1', RUN_ID: run },
+      { hub: { neverBuild: ['b'] } },
+    );
+    const { hub } = deployed;
+    expect((await hub.push('a')).status).toBe(200);
+    const queued = await deployed.web.waitFor(/"decision":"queued"/);
+    const dueAt = Date.parse(String(parseLogLine(queued).dueAt));
+    for (const { pid } of processesWith('RUN_ID', run)) process.kill(pid, 'SIGKILL');
+    await eventually(() => processesWith('RUN_ID', run).length === 0, 'the dyno to be gone');
+    hub.registry.setFailure({ status: 500 });
+    await deployed.restart({ RUN_ID: randomUUID() });
+    await eventually(() => Date.now() > dueAt + 1000, 'the due time to pass', 30_000);
+    expect(hub.triggers).toEqual([]);
+    const upAt = Date.now();
+    hub.registry.setFailure(undefined);
+    await triggersReach(hub, 1, 10_000);
+    // the next look after the outage, about a second on a busy machine
+    expect((hub.triggers[0]?.at ?? 0) - upAt).toBeLessThanOrEqual(1000 + 1500);
+    await deployed.web.waitFor(/fell due after this process started and was never sent/);
+    const after = Date.now();
+    await eventually(
+      async () =>
+        Date.parse((await readStatus(deployed as Deployed)).reconciliation.lastLook ?? '') >
+        after + 1000,
+      'two more reconciliation looks',
+    );
+    expect(hub.triggers.map((t) => t.tag)).toEqual(['b']);
+  }, 60_000);
+
+  it('stops within about a second while reads of Docker Hub hang', async () => {
+    const hanging = await startHostileServer({ kind: 'hang' });
+    try {
+      deployed = await deploy(
+        {
+          TAG_SEQUENCE: 'a,b',
+          DOCKERHUB_API_URL: hanging.url,
+          RECONCILE_INTERVAL: '1',
+          UPSTREAM_IMAGES: 'alpine:3.20',
+          UPSTREAM_POLL_INTERVAL: '1',
+          TRIGGER_TIMEOUT: '30',
+        },
+        {},
+      );
+      await eventually(
+        () =>
+          hanging.requests.some((path) => path.includes('/alpine/')) &&
+          hanging.requests.some((path) => path.includes('/void-docker/')),
+        'a tags read and an upstream read to hang',
+      );
+      const asked = Date.now();
+      const exit = await deployed.web.stop('SIGTERM');
+      expect(Date.now() - asked).toBeLessThan(2500);
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(deployed.web.output()).not.toMatch(/stopping took too long|cannot read/);
+      await deployed.hub.close();
+      deployed = undefined;
+    } finally {
+      await hanging.close();
+    }
   });
 
   it('kicks the chain off once when an upstream image changes, never on the first look', async () => {

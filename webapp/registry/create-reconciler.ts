@@ -8,6 +8,10 @@ import { planReconciliation, type ReconcileDecision } from './plan-reconciliatio
 const window = 24 * 3600 * 1000;
 /** A push the app knows within this of the registry's time is the same push. */
 const tolerance = 60_000;
+/** ms: a push time later than now by more than this is not a push (a clock or a record is wrong). */
+export const futureSlack = 60_000;
+/** Records said to be unreadable are remembered, so each is said once; this many at most. */
+const rememberedProblems = 200;
 
 /** What the chain lets reconciliation see and do. */
 export interface ReconciledChain {
@@ -57,6 +61,14 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   let lastLook: number | undefined;
   let outcome: string | null = null;
   let failing = false;
+  const said = new Set<string>();
+  // Says a bad record once, not at every look.
+  const sayOnce = (key: string, fields: Record<string, unknown>, message: string) => {
+    if (said.has(key)) return;
+    said.add(key);
+    if (said.size > rememberedProblems) said.delete(said.values().next().value as string);
+    log.warn(fields, message);
+  };
 
   const apply = (decision: ReconcileDecision) => {
     if (decision.kind === 'known' || decision.kind === 'old' || decision.kind === 'recent') {
@@ -78,6 +90,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       listed = await deps.api.listTags(deps.namespace, deps.repository);
       lastLook = deps.timers.now();
     } catch (err) {
+      // Shutdown is no outage.
+      if (err instanceof HubApiError && err.kind === 'aborted') return;
       lastLook = deps.timers.now();
       outcome = err instanceof Error ? err.message : String(err);
       // One line per outage, not one per look.
@@ -94,8 +108,27 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       log.info(`Docker Hub's tags of ${deps.namespace}/${deps.repository} can be read again`);
     failing = false;
     outcome = 'ok';
-    for (const tag of listed) {
-      if (tags.includes(tag.name)) registry.set(tag.name, { pushedAt: tag.pushedAt });
+    const where = `${deps.namespace}/${deps.repository}`;
+    for (const bad of listed.skipped) {
+      sayOnce(
+        `unreadable ${bad.name ?? '?'} ${bad.reason}`,
+        { tag: bad.name, reason: bad.reason },
+        `skipped a tag of ${where} that cannot be read (${bad.name ?? 'no name'}: ${bad.reason}); the others are used`,
+      );
+    }
+    const latestBelievable = deps.timers.now() + futureSlack;
+    for (const tag of listed.tags) {
+      if (!tags.includes(tag.name)) continue;
+      if (tag.pushedAt > latestBelievable) {
+        const at = new Date(tag.pushedAt).toISOString();
+        sayOnce(
+          `future ${tag.name} ${tag.pushedAt}`,
+          { tag: tag.name, pushedAt: at },
+          `Docker Hub says ${where}:${tag.name} was pushed at ${at}, in the future: not taken as a push`,
+        );
+        continue;
+      }
+      registry.set(tag.name, { pushedAt: tag.pushedAt });
     }
     const known = deps.chain.knowledge();
     const decisions = planReconciliation(

@@ -123,6 +123,18 @@ function decide(
       why: `${shows} before this process started, its trigger was still pending: triggering ${next} ${when(dueAt, view.now)}`,
     };
   }
+  // However late the first look that could read the registry came, a trigger due after this
+  // process started cannot have been sent by the one before it.
+  if (dueAt >= view.startedAt) {
+    return {
+      kind: 'propagate',
+      tag,
+      pushedAt,
+      next,
+      dueAt,
+      why: `${shows} before this process started, its trigger fell due after this process started and was never sent: triggering ${next} ${when(dueAt, view.now)}`,
+    };
+  }
   // The old process may or may not have sent the trigger before it died: waiting for next's push
   // is safe either way, a second trigger is not.
   return {
@@ -131,7 +143,7 @@ function decide(
     pushedAt,
     next,
     since: dueAt,
-    why: `${shows} before this process started and its trigger was due at ${stamp(dueAt)}, which may have been sent: awaiting ${next} as if triggered then`,
+    why: `${shows} before this process started and its trigger was due at ${stamp(dueAt)}, before this process started, so it may have been sent: awaiting ${next} as if triggered then`,
   };
 }
 

@@ -157,14 +157,27 @@ describe('planReconciliation', () => {
       pushedAt,
       next: 'step-2',
       since: pushedAt + 5 * MIN,
-      why: 'registry shows step-1 pushed at 2026-11-26T11:40:00.000Z (20min ago) before this process started and its trigger was due at 2026-11-26T11:45:00.000Z, which may have been sent: awaiting step-2 as if triggered then',
+      why: 'registry shows step-1 pushed at 2026-11-26T11:40:00.000Z (20min ago) before this process started and its trigger was due at 2026-11-26T11:45:00.000Z, before this process started, so it may have been sent: awaiting step-2 as if triggered then',
     });
   });
 
-  it('awaits when the trigger fell due exactly now, after a restart', () => {
-    const pushedAt = NOW - 5 * MIN;
+  it('sends at once a trigger that fell due after this process started, on a late first look', () => {
+    // The registry could not be read until after the due time: the process before this one
+    // died before that time, so it never sent the trigger.
+    const pushedAt = NOW - 5 * MIN - 5 * S;
+    const [decision] = planReconciliation(
+      view({ startedAt: NOW - 5 * MIN }),
+      pushes({ init: pushedAt }),
+    );
+    expect(decision).toMatchObject({ kind: 'propagate', next: 'step-1', dueAt: NOW - 5 * S });
+    expect(decision?.why).toContain('its trigger fell due after this process started');
+    expect(decision?.why).toContain('triggering step-1 now (it was due)');
+  });
+
+  it('awaits when the trigger fell due just before this process started', () => {
+    const pushedAt = NOW - 5 * MIN - 2 * S;
     const [decision] = planReconciliation(view({ startedAt: NOW - S }), pushes({ init: pushedAt }));
-    expect(decision).toMatchObject({ kind: 'await', since: NOW });
+    expect(decision).toMatchObject({ kind: 'await', since: NOW - 2 * S });
   });
 
   it('never fights a pending trigger of next', () => {
