@@ -25,9 +25,6 @@ export interface PropagatorDeps {
   onEvent?: (event: ChainEvent) => void;
 }
 
-/** ms: a webhook's pushed_at this close to a push the registry showed is that same push. */
-const samePush = 60_000;
-
 export interface ChainStatus {
   lastPush: Record<string, string>;
   pending: { tag: string; after: string; dueAt: string }[];
@@ -84,11 +81,8 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   const { tags, log, timers, journal } = deps;
   const positions = new Map(tags.map((tag, index) => [tag, index]));
   const pending = new Map<string, Pending>();
-  // pushed_at of each tag's latest push: a delivery that repeats it is the same push again
-  const seenPush = new Map<string, string>();
   const lastPush = new Map<string, number>();
   const knownPush = new Map<string, number>();
-  const registryPush = new Map<string, number>();
   const triggeredAt = new Map<string, number>();
   const awaiting = new Map<string, Awaited>();
   const stalled = new Map<string, number>();
@@ -161,6 +155,21 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     failed.delete(tag);
   };
 
+  /**
+   * Whether a delivery of `tag` announces a push the app already knows (from an earlier delivery
+   * or from the registry). Docker Hub's pushed_at is in whole seconds and the registry's
+   * tag_last_pushed is the same event to the millisecond, so a push is new only when its second
+   * comes after the second of the latest push known. A delivery without pushed_at cannot be told
+   * from a late repeat: it is new unless the chain is still moving from the push known (the next
+   * tag's trigger is pending or its push awaited).
+   */
+  const isRepeat = (tag: string, next: string | undefined, pushedMs: number | undefined) => {
+    const known = knownPush.get(tag);
+    if (known === undefined) return false;
+    if (pushedMs !== undefined) return Math.floor(pushedMs / 1000) <= Math.floor(known / 1000);
+    return next !== undefined && (pending.has(next) || awaiting.has(next));
+  };
+
   const queue = (entry: Pending) => {
     schedule(entry);
     persist();
@@ -212,17 +221,10 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       if (position === undefined) throw new Error(`tag not in the sequence`);
       const pushedMs =
         pushedAt !== undefined && /^\d+$/.test(pushedAt) ? Number(pushedAt) * 1000 : undefined;
-      pushed(tag, pushedMs ?? timers.now());
-      const fromRegistry = registryPush.get(tag);
-      // The registry showed this push first, and it was propagated then.
-      const known =
-        pushedMs !== undefined &&
-        fromRegistry !== undefined &&
-        Math.abs(pushedMs - fromRegistry) <= samePush;
-      const repeated = known || (pushedAt !== undefined && seenPush.get(tag) === pushedAt);
-      if (!repeated) satisfy(tag);
-      if (pushedAt !== undefined) seenPush.set(tag, pushedAt);
       const next = tags[position + 1];
+      const repeated = isRepeat(tag, next, pushedMs);
+      pushed(tag, pushedMs ?? timers.now());
+      if (!repeated) satisfy(tag);
       if (next === undefined) {
         if (!repeated)
           deps.onEvent?.({ kind: 'chain-complete', tag, at: pushedMs ?? timers.now() });
@@ -248,7 +250,6 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       // restart, the registry's earlier pushes are history.
       const ours = awaiting.has(tag) || triggeredAt.has(tag) || failed.has(tag);
       pushed(tag, at);
-      registryPush.set(tag, at);
       if (ours && positions.get(tag) === tags.length - 1) {
         deps.onEvent?.({ kind: 'chain-complete', tag, at });
       }
@@ -296,7 +297,10 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       });
       for (const entry of owed) {
         if (pending.has(entry.tag)) continue;
-        if (entry.pushedAt !== undefined) seenPush.set(entry.after, entry.pushedAt);
+        if (entry.pushedAt !== undefined && /^\d+$/.test(entry.pushedAt)) {
+          const at = Number(entry.pushedAt) * 1000;
+          knownPush.set(entry.after, Math.max(at, knownPush.get(entry.after) ?? at));
+        }
         log.info(
           { tag: entry.tag, dueAt: new Date(entry.dueAt).toISOString() },
           `resuming the pending trigger of ${entry.tag}`,

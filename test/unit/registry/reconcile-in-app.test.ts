@@ -72,6 +72,48 @@ describe('reconciliation in the web app', () => {
     expect(lines).toEqual([expect.objectContaining({ tag: 'init', decision: 'propagate' })]);
   });
 
+  it.each([
+    ["90 s before the registry's time", -90, true],
+    ['the same second, truncated', 0, true],
+    ['without pushed_at', undefined, true],
+    ["a second after the registry's time, a new push", 1, false],
+  ])(
+    'after propagating a push from the registry, takes a late webhook %s as %s',
+    async (_what, offset, repeat) => {
+      const t = start();
+      await t.looks(1);
+      const pushedAt = new Date(t.timers.now() - 600);
+      registry.recordPush('maddouri', 'void-docker', 'init', pushedAt);
+      t.timers.advance(60_000);
+      await t.looks(2);
+      t.timers.advance(45_000);
+      expect(t.triggered).toEqual(['step-1']);
+      const seconds = Math.floor(pushedAt.getTime() / 1000) + (offset ?? 0);
+      const late = delivery('init', {
+        push_data: offset === undefined ? { tag: 'init' } : { tag: 'init', pushed_at: seconds },
+      });
+      const answer = (await t.post(late)).json();
+      expect(answer.duplicate === true).toBe(repeat);
+      t.timers.advance(200_000);
+      expect(t.triggered).toEqual(repeat ? ['step-1'] : ['step-1', 'step-1']);
+    },
+  );
+
+  it('recovers a lost webhook when a later tag says it was pushed in 2099, and shows no such time', async () => {
+    registry.recordPush('maddouri', 'void-docker', 'step-2', new Date('2099-01-01T00:00:00Z'));
+    const t = start();
+    await t.looks(1);
+    registry.recordPush('maddouri', 'void-docker', 'init', new Date(t.timers.now()));
+    t.timers.advance(60_000);
+    await t.looks(2);
+    t.timers.advance(45_000);
+    expect(t.triggered).toEqual(['step-1']);
+    const status = (await t.app.inject('/status')).json();
+    expect(status.tags[2]).toMatchObject({ tag: 'step-2', registryPush: null });
+    const page = (await t.app.inject('/')).body;
+    expect(page).not.toContain('2099');
+  });
+
   it('says once that Docker Hub cannot be read, keeps the webhook working, and says when it can', async () => {
     registry.setFailure({ status: 503 });
     const t = start();
