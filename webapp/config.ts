@@ -186,7 +186,10 @@ export const settings = {
     env: 'RECONCILE_INTERVAL',
     default: 600,
     fromEnv: asNumber,
-    schema: seconds(0, 86400),
+    // A poll has a floor: 0.001 would read the registry hundreds of times a second.
+    schema: seconds(0, 86400).refine((value) => value === 0 || value >= 1, {
+      message: 'must be 0 (off) or at least 1 second',
+    }),
   }),
   /** UPSTREAM_IMAGES: images whose new push kicks the chain off, e.g. alpine:3.20,acme/base */
   upstreamImages: setting<string | undefined>({

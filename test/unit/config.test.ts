@@ -143,10 +143,20 @@ describe('loadConfig', () => {
     ['DOCKERHUB_USER', 'a/b'],
     ['STALL_RETRIGGER', 'maybe'],
     ['TRIGGER_TIMEOUT', '0'],
+    ['RECONCILE_INTERVAL', '0.001'],
+    ['RECONCILE_INTERVAL', '0.5'],
   ])('rejects %s=%j', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it('takes RECONCILE_INTERVAL as 0 (off) or at least a second', () => {
+    expect(loadConfig({ RECONCILE_INTERVAL: '0' }).reconcileInterval).toBe(0);
+    expect(loadConfig({ RECONCILE_INTERVAL: '1' }).reconcileInterval).toBe(1000);
+    expect(problemsOf({ RECONCILE_INTERVAL: '0.001' })).toEqual([
+      'RECONCILE_INTERVAL: must be 0 (off) or at least 1 second',
+    ]);
   });
 
   it('reads decimal numbers, whole or not', () => {
