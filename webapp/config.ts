@@ -104,14 +104,20 @@ export const settings = {
       error: 'must be dockerhub, github or gitlab',
     }),
   }),
-  /** WEBHOOK_SECRET: when set, deliveries must carry it as `?token=<secret>`; keep it out of this file */
+  /**
+   * WEBHOOK_SECRET: when set, deliveries, the page and /status must carry it; two secrets,
+   * comma-separated, are both accepted while one replaces the other. Keep it out of this file.
+   */
   webhookSecret: setting<string | undefined>({
     env: 'WEBHOOK_SECRET',
     default: undefined,
     secret: true,
     schema: z
       .string()
-      .regex(/^[\w.~-]{16,256}$/, "must be 16 to 256 letters, digits or '-._~' (URL-safe)")
+      .superRefine((text, context) => {
+        const problem = webhookSecretsProblem(text);
+        if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+      })
       .optional(),
   }),
   /** STATE_FILE: the journal of pending triggers, relative to the working directory */
@@ -268,6 +274,7 @@ export interface Config extends Omit<
   | 'triggerScheduling'
   | 'triggerTimezone'
   | 'buildTarget'
+  | 'webhookSecret'
   | 'stallTimeout'
   | 'retryInitial'
   | 'retryMax'
@@ -290,6 +297,8 @@ export interface Config extends Omit<
   /** the chosen build target and its own settings */
   target: TargetConfig;
   dryRun: boolean;
+  /** WEBHOOK_SECRET's secrets, the newest first; none: deliveries, the page and /status are open */
+  webhookSecrets: string[];
   /** the variable whose absence makes this a dry run */
   tokenVariable: string;
   /** milliseconds; 0 turns stall detection off */
@@ -398,7 +407,7 @@ export function loadConfig(
     target: target.config,
     dryRun: !target.canSend,
     tokenVariable: target.tokenVariable,
-    webhookSecret: v.webhookSecret,
+    webhookSecrets: v.webhookSecret === undefined ? [] : splitWebhookSecrets(v.webhookSecret),
     stateFile: v.stateFile,
     stallTimeout: Math.round(v.stallTimeout * 1000),
     stallRetrigger: v.stallRetrigger,
@@ -457,6 +466,26 @@ function renamedNotices(renamed: Record<string, string>, env: Env): string[] {
   return [
     `${olds} ${stale.length > 1 ? 'are' : 'is'} set but no longer read: set ${names} instead`,
   ];
+}
+
+const webhookSecretRule = /^[\w.~-]{16,256}$/;
+
+/** WEBHOOK_SECRET's secrets: one, or two while one replaces the other. */
+function splitWebhookSecrets(text: string): string[] {
+  return asList(text);
+}
+
+/** What is wrong with WEBHOOK_SECRET, if anything; it never quotes the value. */
+function webhookSecretsProblem(text: string): string | undefined {
+  const secrets = splitWebhookSecrets(text);
+  if (secrets.length > 2) {
+    return 'must hold one secret, or two separated by a comma while one replaces the other';
+  }
+  const rule = "16 to 256 letters, digits or '-._~' (URL-safe)";
+  if (secrets.length === 1) return webhookSecretRule.test(text) ? undefined : `must be ${rule}`;
+  const bad = secrets.findIndex((secret) => !webhookSecretRule.test(secret));
+  if (bad >= 0) return `its ${bad === 0 ? 'first' : 'second'} secret must be ${rule}`;
+  return undefined;
 }
 
 function isTimeZone(zone: string): boolean {

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     log.warn(`DRY RUN: ${config.tokenVariable} is not set; triggers are logged, not sent`);
   }
   for (const notice of config.notices) log.warn(notice);
-  if (config.webhookSecret === undefined) {
+  if (config.webhookSecrets.length === 0) {
     log.warn('WEBHOOK_SECRET is not set: anyone who knows the webhook URL can propagate builds');
   }
   const journalPath = resolve(config.stateFile);

@@ -65,8 +65,9 @@ describe('the status page in a headless Chromium', () => {
       'Token required',
     );
 
-    // the token once, then the cookie: the address keeps no token
-    await page.goto(`${url}/?token=${secret}`);
+    // typed into the form and POSTed, then the cookie: the address never holds the token
+    await page.type('#token', secret);
+    await page.clickAndLoad('button[type="submit"]');
     expect(await page.evaluate<string>('location.href')).toBe(`${url}/`);
     expect(await page.evaluate<ShownTag[]>(shownTags)).toEqual([
       {
@@ -136,7 +137,22 @@ describe('the status page in a headless Chromium', () => {
       scale: 1,
       mobile: false,
     });
+    // a token in the address opens nothing, even beside the cookie: the form says why
     await page.goto(`${url}/?token=${secret}`);
+    expect(await page.evaluate<string>('document.querySelector("h1").textContent')).toBe(
+      'Token required',
+    );
+    expect(await page.evaluate<string>('document.body.innerText')).toContain(
+      'A token in the address is not taken',
+    );
+    await page.type('#token', 'wrong-guess-0123456789');
+    await page.clickAndLoad('button[type="submit"]');
+    expect(await page.evaluate<string>('document.body.innerText')).toContain(
+      'That token is wrong.',
+    );
+    await page.type('#token', secret);
+    await page.clickAndLoad('button[type="submit"]');
+    expect(await page.evaluate<string>('location.href')).toBe(`${url}/`);
     expect((await page.evaluate<ShownTag[]>(shownTags)).map((tag) => tag.state)).toEqual([
       'built',
       'stalled',

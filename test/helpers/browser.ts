@@ -33,6 +33,10 @@ export interface Page {
   goto(url: string): Promise<void>;
   /** The value of a JavaScript expression in the page, as JSON carries it. */
   evaluate<T>(expression: string): Promise<T>;
+  /** Focuses the element that `selector` finds and types `text` into it, as a keyboard would. */
+  type(selector: string, text: string): Promise<void>;
+  /** Clicks the element that `selector` finds, and resolves once the page it leads to loaded. */
+  clickAndLoad(selector: string): Promise<void>;
   /** A PNG of the whole page, as tall as its content, written to `file`. */
   screenshot(file: string): Promise<void>;
 }
@@ -229,6 +233,29 @@ export async function launchBrowser(timeout = 10_000): Promise<Browser> {
             throw new Error(`${expression}: ${answer.exceptionDetails.text}`);
           }
           return answer.result.value as T;
+        },
+        async type(selector, text) {
+          const found = await page.evaluate<boolean>(
+            `(() => { const element = document.querySelector(${JSON.stringify(selector)}); element?.focus(); return element !== null && document.activeElement === element; })()`,
+          );
+          if (!found) throw new Error(`no element ${selector} to type into`);
+          await send('Input.insertText', { text }, sessionId);
+        },
+        async clickAndLoad(selector) {
+          const loaded = nextEvent('Page.loadEventFired', sessionId, `the load after ${selector}`);
+          const clicked = await page
+            .evaluate<boolean>(
+              `(() => { const element = document.querySelector(${JSON.stringify(selector)}); element?.click(); return element !== null; })()`,
+            )
+            .catch((err: unknown) => {
+              loaded.cancel();
+              throw err;
+            });
+          if (!clicked) {
+            loaded.cancel();
+            throw new Error(`no element ${selector} to click`);
+          }
+          await loaded.promise;
         },
         async screenshot(file) {
           const height = await page.evaluate<number>(

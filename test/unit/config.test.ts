@@ -24,7 +24,7 @@ describe('loadConfig', () => {
       hubUrl: 'https://registry.hub.docker.com',
       logLevel: 'info',
       dryRun: true,
-      webhookSecret: undefined,
+      webhookSecrets: [],
       stateFile: '.state/pending.json',
       stallTimeout: 5 * 3600 * 1000,
       stallRetrigger: false,
@@ -76,7 +76,7 @@ describe('loadConfig', () => {
       },
       logLevel: 'debug',
       dryRun: false,
-      webhookSecret: 'a-long-enough-secret',
+      webhookSecrets: ['a-long-enough-secret'],
       stateFile: '/tmp/state.json',
       stallTimeout: 60_000,
       stallRetrigger: true,
@@ -193,6 +193,42 @@ describe('loadConfig', () => {
     });
     expect(problems).toHaveLength(3);
     expect(problems.join('\n')).not.toMatch(/s3cr3t/);
+  });
+
+  it('takes two webhook secrets, comma-separated, so that one can replace the other', () => {
+    expect(
+      loadConfig({ WEBHOOK_SECRET: 'the-new-secret-0123456789, the-old-secret-0123456789' })
+        .webhookSecrets,
+    ).toEqual(['the-new-secret-0123456789', 'the-old-secret-0123456789']);
+  });
+
+  it.each([
+    [
+      'three secrets',
+      'first-secret-0123456789,second-secret-0123456789,third-secret-0123456789',
+      'WEBHOOK_SECRET: must hold one secret, or two separated by a comma while one replaces the other',
+    ],
+    [
+      'a short second secret',
+      'first-secret-0123456789,short',
+      "WEBHOOK_SECRET: its second secret must be 16 to 256 letters, digits or '-._~' (URL-safe)",
+    ],
+    [
+      'an empty first secret',
+      ',second-secret-0123456789',
+      "WEBHOOK_SECRET: its first secret must be 16 to 256 letters, digits or '-._~' (URL-safe)",
+    ],
+    [
+      'one bad secret',
+      'short',
+      "WEBHOOK_SECRET: must be 16 to 256 letters, digits or '-._~' (URL-safe)",
+    ],
+  ])('refuses WEBHOOK_SECRET with %s, without printing it', (_name, value, problem) => {
+    const problems = problemsOf({ WEBHOOK_SECRET: value });
+    expect(problems).toEqual([problem]);
+    for (const secret of value.split(',')) {
+      if (secret.length > 0) expect(problems.join('\n')).not.toContain(secret);
+    }
   });
 
   it('says when a bad value comes from the settings in config.ts', () => {

@@ -26,7 +26,8 @@ export async function simulateChain(
 ): Promise<string | undefined> {
   const { print } = options;
   const tags = config.tagSequence;
-  const query = config.webhookSecret === undefined ? '' : `?token=${config.webhookSecret}`;
+  const secret = config.webhookSecrets[0];
+  const query = secret === undefined ? '' : `?token=${secret}`;
   let dyno: Promise<LocalDyno> | undefined;
   const hub = await startFakeHub({
     user: config.userName,

@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,
@@ -8,11 +7,13 @@ import Fastify, {
 } from 'fastify';
 import type { Config } from '../config';
 import type { Logger } from '../process/create-logger';
+import { judgeCredentials, type Verdict } from './check-credentials';
 import { createPageGuard } from './create-page-guard';
 import type { Decision, Propagator } from './create-propagator';
 import { createDeliveryParser } from './parse-delivery';
 import { renderStatusPage, type StatusView } from './render-status-page';
-import { renderTokenPage } from './render-token-page';
+import { parseForm } from './parse-form';
+import { renderTokenPage, type TokenPageReason } from './render-token-page';
 
 export interface ServerDeps {
   config: Config;
@@ -49,6 +50,9 @@ const pagePolicy =
 /** Docker Hub's payloads are a few KiB; this leaves plenty of room and no more. */
 const bodyLimit = 64 * 1024;
 
+/** The token page's form holds one field of at most 256 characters, percent-encoded. */
+const formLimit = 2 * 1024;
+
 const statusOf: Record<string, number> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 413,
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 415,
@@ -57,12 +61,14 @@ const statusOf: Record<string, number> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 400,
 };
 
-const describe = (err: FastifyError): string => {
+const describe = (err: FastifyError, form: boolean): string => {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return `the body is larger than ${bodyLimit} bytes`;
+      return `the body is larger than ${form ? formLimit : bodyLimit} bytes`;
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return 'the body must be JSON (content-type: application/json)';
+      return form
+        ? 'the form must be sent as application/x-www-form-urlencoded'
+        : 'the body must be JSON (content-type: application/json)';
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return 'the body is empty';
     default:
@@ -81,10 +87,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     userName: config.userName,
     repoName: config.repoName,
     tagSequence: config.tagSequence,
-    callbackRequired: config.webhookSecret === undefined,
+    callbackRequired: config.webhookSecrets.length === 0,
   });
-  const secretDigest =
-    config.webhookSecret === undefined ? undefined : digest(config.webhookSecret);
+  // The page and /status ask for the webhook's secret too: they tell when builds run.
+  const guard = createPageGuard(config.webhookSecrets);
+  const webhookForms = `send the secret as the password of Basic credentials (https://hook:<secret>@<host>${route}) or as ?token=<secret>`;
 
   const requestTimeout = deps.requestTimeout ?? defaultRequestTimeout;
   const app = Fastify({
@@ -126,9 +133,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       return reply.code(500).send({ state: 'error', description: 'internal error' });
     }
     if (request.routeOptions.url !== route) {
-      return reply.code(status).send({ state: 'error', description: describe(err) });
+      const form = request.routeOptions.url === '/' && request.method === 'POST';
+      return reply.code(status).send({ state: 'error', description: describe(err, form) });
     }
-    return reject(reply, status, describe(err));
+    return reject(reply, status, describe(err, false));
   });
 
   app.setNotFoundHandler((request, reply) =>
@@ -142,13 +150,20 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     // Checked before the body is read: a request without the secret costs nothing more. The
     // hooks and the handler take callbacks, not promises: each promise adds a microtask turn.
     onRequest: [
-      ...(secretDigest === undefined
+      ...(guard.open
         ? []
         : [
             (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-              const token = (request.query as Record<string, unknown>).token;
-              if (typeof token !== 'string' || !timingSafeEqual(digest(token), secretDigest)) {
-                reject(reply, 403, 'the token query parameter is missing or wrong');
+              const verdict = judgeCredentials(
+                {
+                  query: (request.query as Record<string, unknown>).token,
+                  authorization: request.headers.authorization,
+                  schemes: ['basic'],
+                },
+                guard.match,
+              );
+              if (verdict.kind !== 'right') {
+                reject(reply, 403, `${refusal(verdict, 'the secret')}: ${webhookForms}`);
                 return;
               }
               done();
@@ -203,38 +218,66 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ ok: true }));
 
-  // The page and /status ask for the webhook's secret too: they tell when builds run.
-  const guard = createPageGuard(config.webhookSecret);
   const pageLog = deps.log.child({ unit: 'page' });
-  const guarded =
-    (html: boolean) =>
-    async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> => {
-      const token = (request.query as Record<string, unknown>).token;
-      const admission = guard.admit(token, request.headers.cookie);
-      if (admission === 'open' || admission === 'cookie') return undefined;
-      if (admission === 'token') {
-        if (!html) return undefined;
-        // Remembered for the session, then out of the address bar, history and Referer headers.
-        const secure = request.headers['x-forwarded-proto'] === 'https';
-        return reply.header('set-cookie', guard.cookie(secure)).redirect('/', 303);
-      }
-      pageLog[admission === 'wrong' ? 'warn' : 'debug'](
-        { route: withoutQuery(request.url), status: 403 },
-        `status refused: the token is ${admission}`,
-      );
-      reply.code(403).header('cache-control', 'no-store');
-      return html
-        ? reply
-            .type('text/html; charset=utf-8')
-            .header('content-security-policy', pagePolicy)
-            .send(renderTokenPage(admission === 'wrong'))
-        : reply.send({
-            state: 'error',
-            description: 'the token query parameter is missing or wrong',
-          });
-    };
+  const logRefusal = (request: FastifyRequest, level: 'warn' | 'debug', why: string) =>
+    pageLog[level]({ route: withoutQuery(request.url), status: 403 }, `status refused: ${why}`);
+  const tokenPage = (reply: FastifyReply, reason: TokenPageReason) =>
+    reply
+      .code(403)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .header('content-security-policy', pagePolicy)
+      .send(renderTokenPage(reason));
 
-  app.get('/', { onRequest: guarded(true) }, async (_request, reply) =>
+  // The page takes its token from the form alone: an address with a token ends up in the logs.
+  const guardPage = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> => {
+    if (guard.open) return undefined;
+    if ((request.query as Record<string, unknown>).token !== undefined) {
+      logRefusal(request, 'warn', 'a token in the address is not taken, as it is logged');
+      return tokenPage(reply, 'address');
+    }
+    const admission = guard.admitCookie(request.headers.cookie);
+    if (admission === 'cookie') return undefined;
+    logRefusal(request, admission === 'wrong' ? 'warn' : 'debug', `the token is ${admission}`);
+    return tokenPage(reply, admission);
+  };
+
+  // Scripts read /status with ?token= (logged), or with an Authorization header (not logged).
+  const guardStatus = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): Promise<FastifyReply | undefined> => {
+    if (guard.open) return undefined;
+    let verdict = judgeCredentials(
+      {
+        query: (request.query as Record<string, unknown>).token,
+        authorization: request.headers.authorization,
+        schemes: ['basic', 'bearer'],
+      },
+      guard.match,
+    );
+    if (verdict.kind === 'right') return undefined;
+    const admission = guard.admitCookie(request.headers.cookie);
+    if (admission === 'cookie') return undefined;
+    if (verdict.kind === 'missing' && admission === 'wrong') verdict = { kind: 'wrong' };
+    logRefusal(
+      request,
+      verdict.kind === 'missing' ? 'debug' : 'warn',
+      verdict.kind === 'malformed' ? verdict.problem : `the token is ${verdict.kind}`,
+    );
+    return reply
+      .code(403)
+      .header('cache-control', 'no-store')
+      .send({
+        state: 'error',
+        description: `${refusal(verdict, 'the token')}: send the secret as Authorization: Bearer <secret>, as the password of Basic credentials, or as ?token=<secret>, which is logged`,
+      });
+  };
+
+  app.get('/', { onRequest: guardPage }, async (_request, reply) =>
     reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
@@ -243,9 +286,43 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       .send(renderStatusPage(deps.status(), deps.now())),
   );
 
-  app.get('/status', { onRequest: guarded(false) }, async (_request, reply) =>
+  app.get('/status', { onRequest: guardStatus }, async (_request, reply) =>
     reply.header('cache-control', 'no-store').send(deps.status()),
   );
+
+  // The token page's form: its own parser, in a scope of its own, so that the webhook still
+  // answers a form with 415.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: formLimit },
+      (_request, body, done) => {
+        try {
+          done(null, parseForm(body as string));
+        } catch (err) {
+          done(err as Error, undefined);
+        }
+      },
+    );
+    scope.post('/', { bodyLimit: formLimit }, async (request, reply) => {
+      if (guard.open) return reply.redirect('/', 303);
+      const fields = request.body instanceof Map ? (request.body as Map<string, string[]>) : null;
+      const tokens = fields?.get('token') ?? [];
+      const index = tokens.length === 1 ? guard.match(tokens[0] as string) : -1;
+      if (index < 0) {
+        const reason = tokens.length === 0 ? 'missing' : 'wrong';
+        logRefusal(request, reason === 'wrong' ? 'warn' : 'debug', `the token is ${reason}`);
+        return tokenPage(reply, reason);
+      }
+      // Remembered for the session; the redirect turns the POST into a GET that can be reloaded.
+      const secure = request.headers['x-forwarded-proto'] === 'https';
+      return reply
+        .header('set-cookie', guard.cookie(index, secure))
+        .header('cache-control', 'no-store')
+        .redirect('/', 303);
+    });
+  });
 
   return app;
 }
@@ -317,6 +394,7 @@ function withoutQuery(url: string): string {
   return query < 0 ? url : url.slice(0, query);
 }
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
+/** The first words of a refusal: what was wrong, never what was sent. */
+function refusal(verdict: Exclude<Verdict, { kind: 'right' }>, what: string): string {
+  return verdict.kind === 'malformed' ? verdict.problem : `${what} is missing or wrong`;
 }

@@ -367,6 +367,17 @@ describe('duplicate deliveries', () => {
 
 describe('WEBHOOK_SECRET', () => {
   const secret = 'webhook-secret-0123456789';
+  const forms =
+    'send the secret as the password of Basic credentials (https://hook:<secret>@<host>/propagate) or as ?token=<secret>';
+  const refused = `the secret is missing or wrong: ${forms}`;
+  const basic = (credentials: string) => `Basic ${Buffer.from(credentials).toString('base64')}`;
+  const postWith = (t: ReturnType<typeof buildTestApp>, authorization: string, query = '') =>
+    t.app.inject({
+      method: 'POST',
+      url: `/propagate${query}`,
+      headers: { 'content-type': 'application/json', authorization },
+      payload: JSON.stringify(delivery('init')),
+    });
 
   it('requires ?token=<secret>, answering 403 without it and logging no secret', async () => {
     const t = buildTestApp({ WEBHOOK_SECRET: secret });
@@ -379,16 +390,84 @@ describe('WEBHOOK_SECRET', () => {
     ]) {
       const response = await t.post(delivery('init'), query);
       expect([query, response.statusCode]).toEqual([query, 403]);
-      expect(response.json()).toEqual({
-        state: 'error',
-        description: 'the token query parameter is missing or wrong',
-      });
+      expect(response.json()).toEqual({ state: 'error', description: refused });
     }
     const good = await t.post(delivery('init'), `?token=${secret}`);
     expect(good.statusCode).toBe(200);
     t.timers.advance(100_000);
     expect(t.triggered).toEqual(['step-1']);
     expect(t.logs.text()).not.toContain(secret);
+  });
+
+  it('takes the secret as the password of Basic credentials, whatever the user', async () => {
+    const t = buildTestApp({ WEBHOOK_SECRET: secret });
+    for (const authorization of [
+      basic(`hook:${secret}`),
+      basic(`:${secret}`),
+      `basic  ${Buffer.from(`docker-hub:${secret}`).toString('base64')}`,
+    ]) {
+      const response = await postWith(t, authorization);
+      expect([authorization, response.statusCode]).toEqual([authorization, 200]);
+    }
+    t.timers.advance(100_000);
+    expect(t.triggered).toEqual(['step-1']);
+    expect(t.logs.text()).not.toContain(secret);
+  });
+
+  it('refuses wrong Basic credentials with 403, naming both forms and echoing nothing', async () => {
+    const t = buildTestApp({ WEBHOOK_SECRET: secret });
+    for (const authorization of [
+      basic('hook:wrong-guess-0123456789'),
+      basic(`${secret}:`),
+      basic(`hook:${secret}x`),
+    ]) {
+      const response = await postWith(t, authorization);
+      expect([authorization, response.statusCode]).toEqual([authorization, 403]);
+      expect(response.json()).toEqual({ state: 'error', description: refused });
+      expect(response.body).not.toContain('wrong-guess');
+    }
+    expect(t.triggered).toEqual([]);
+    expect(t.logs.text()).not.toContain('wrong-guess');
+    expect(t.logs.text()).not.toContain(secret);
+  });
+
+  it('refuses a malformed Authorization header with 403 that says what is wrong, never 500', async () => {
+    const t = buildTestApp({ WEBHOOK_SECRET: secret });
+    const cases: [string, string][] = [
+      ['Basic %%not-base64%%', "the Authorization header's Basic credentials are not base64"],
+      ['Basic d2l0aG91dB==', "the Authorization header's Basic credentials are not base64"],
+      [
+        basic(`no-colon-${secret}`),
+        "the Authorization header's Basic credentials have no ':' between user and password",
+      ],
+      [`Bearer ${secret}`, 'the Authorization header holds a Bearer token, not Basic credentials'],
+      ['Digest username="hook"', 'the Authorization header holds no Basic credentials'],
+      ['Basic', 'the Authorization header holds no Basic credentials'],
+      ['Basic abc def', 'the Authorization header holds no Basic credentials'],
+    ];
+    for (const [authorization, problem] of cases) {
+      const response = await postWith(t, authorization);
+      expect([authorization, response.statusCode]).toEqual([authorization, 403]);
+      expect(response.json()).toEqual({ state: 'error', description: `${problem}: ${forms}` });
+      expect(response.body).not.toContain(secret);
+    }
+    expect(t.logs.entries().filter((line) => (line.level as number) >= 50)).toEqual([]);
+    expect(t.logs.text()).not.toContain(secret);
+    // a right ?token= still admits it: the header may come from a proxy on the way
+    expect((await postWith(t, 'Digest x', `?token=${secret}`)).statusCode).toBe(200);
+  });
+
+  it('takes either of two secrets, so that one can replace the other', async () => {
+    const newer = 'newer-secret-0123456789';
+    const t = buildTestApp({ WEBHOOK_SECRET: `${newer},${secret}` });
+    expect((await postWith(t, basic(`hook:${newer}`))).statusCode).toBe(200);
+    expect((await t.post(delivery('step-1'), `?token=${secret}`)).statusCode).toBe(200);
+    expect((await postWith(t, basic(`hook:${secret}`))).statusCode).toBe(200);
+    expect((await t.post(delivery('init'), `?token=${newer},${secret}`)).statusCode).toBe(403);
+    expect((await postWith(t, basic(`hook:${newer},${secret}`))).statusCode).toBe(403);
+    const text = t.logs.text();
+    expect(text).not.toContain(newer);
+    expect(text).not.toContain(secret);
   });
 
   it('checks the secret before anything else about the request', async () => {
