@@ -23,6 +23,8 @@ export interface PropagatorDeps {
   stallRetrigger: boolean;
   /** hears what is worth telling people: a trigger given up, a stall, the last tag's push */
   onEvent?: (event: ChainEvent) => void;
+  /** hears every push of a tag, whatever announced it (webhook or registry), repeats included */
+  onPush?: (tag: string) => void;
 }
 
 /** ms: a webhook's pushed_at this close to a push the registry showed is that same push. */
@@ -159,6 +161,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     unwatch(tag);
     stalled.delete(tag);
     failed.delete(tag);
+    deps.onPush?.(tag);
   };
 
   const queue = (entry: Pending) => {
