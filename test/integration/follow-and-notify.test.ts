@@ -188,6 +188,39 @@ describe('following builds', () => {
     expect(t.receiver.received).toEqual([]);
   });
 
+  it('reads a GitHub run that does not end no more once its tag is pushed', async () => {
+    t = await startApp((hub) => ({ ...github, BUILD_GITHUB_API_URL: hub.url }), {
+      buildTime: 600_000,
+    });
+    await t.post('init');
+    await eventually(() => t?.hub.runs.length === 1, 'the build of step-1 to start');
+    const readsOf = (nth: number) =>
+      t!.hub.runReads.filter((read) => read.path.endsWith(`/runs/${t!.hub.runs[nth]?.id}`));
+    await eventually(() => readsOf(0).length >= 2, 'two reads of the run of step-1');
+    await t.post('step-1', 1764158500);
+    const atPush = readsOf(0).length;
+    await eventually(() => t?.hub.runs.length === 2, 'the build of step-2 to start');
+    // step-2's run is read every second: its third read is more than two intervals after the
+    // push, in which step-1's run would have been read twice more.
+    await eventually(() => readsOf(1).length >= 3, 'three reads of the run of step-2');
+    // A read already sent when the push came in may arrive after it.
+    expect(readsOf(0).length - atPush).toBeLessThanOrEqual(1);
+    type Status = { tags: { state: string | null; build: Record<string, unknown> | null }[] };
+    const status = JSON.parse(await t.status()) as Status;
+    expect(status.tags[1]).toEqual({
+      tag: 'step-1',
+      registryPush: null,
+      appPush: expect.any(String),
+      state: null,
+      build: { state: 'in_progress', url: t.hub.runs[0]?.url, stopped: 'the tag was pushed' },
+    });
+    expect(status.tags[2]?.state).toBe('building');
+    const page = (await t.web.server.inject('/')).body;
+    const entry = page.slice(page.indexOf('data-tag="step-1"'), page.indexOf('data-tag="step-2"'));
+    expect(entry).toContain('data-state="built"');
+    expect(entry).not.toContain('in_progress');
+  });
+
   it('falls back to a plain dispatch where GitHub refuses return_run_details, and remembers', async () => {
     t = await startApp((hub) => ({ ...github, BUILD_GITHUB_API_URL: hub.url }), {
       githubRunDetails: 'refuse',

@@ -4,6 +4,12 @@ import type { BuildRun, BuildState, Timers } from '../types';
 import { redact } from './redact';
 import { hasEnded, type BuildTarget } from './targets/build-target';
 
+/** Reads in a row that fail before the app says that a run cannot be read. */
+export const failedReadsBeforeWarning = 3;
+
+/** ms: the longest wait between two reads of a run whose reads fail, unless the interval is longer */
+export const longestReadWait = 10 * 60_000;
+
 export interface BuildWatcherDeps {
   target: Pick<BuildTarget, 'runs' | 'cannotFollow' | 'secrets'>;
   log: Logger;
@@ -13,16 +19,33 @@ export interface BuildWatcherDeps {
   interval: number;
   /** ms one read may take to be answered */
   timeout: number;
+  /** ms after its start when a run that has not ended is no longer read (its stall time) */
+  followFor: number;
   /** a run failed or was cancelled: called once per run */
   onFailed(tag: string, run: BuildRun): void;
 }
 
+/** What the app knows of one tag's latest build. */
+export interface BuildStatus {
+  /** the run's state at its last good read (or as its trigger's answer named it) */
+  state: BuildState;
+  url: string | null;
+  /** why the run cannot be read, once several reads in a row failed; left out otherwise */
+  unreadable?: string;
+  /** why the run is no longer read although it has not ended; left out while it is read */
+  stopped?: string;
+}
+
 /** What the app knows of each tag's latest build. */
-export type BuildsStatus = Record<string, { state: BuildState; url: string | null }>;
+export type BuildsStatus = Record<string, BuildStatus>;
 
 export interface BuildWatcher {
   /** `tag`'s build was started: `run` when the target named it, which is then followed. */
   started(tag: string, run: BuildRun | undefined): void;
+  /** `tag` was pushed (webhook or registry): its run no longer needs reading. */
+  pushed(tag: string): void;
+  /** `tag` counts as stalled: its run is no longer read. */
+  stalled(tag: string): void;
   /** Says once why builds are not followed, when they cannot be. */
   start(): void;
   status(): BuildsStatus;
@@ -33,11 +56,31 @@ export interface BuildWatcher {
 interface Followed {
   run: BuildRun;
   timer?: unknown;
+  /** ms: no read starts after this */
+  until: number;
+  /** reads in a row that failed */
+  failures: number;
+  /** the reason said in the warning, while reads still fail */
+  unreadable?: string | undefined;
+  stopped?: string;
+}
+
+type ReadResult =
+  | { kind: 'read'; state: BuildState; url: string | null }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'none' };
+
+/** ms before the next read after `failures` failed reads in a row: doubling, within bounds. */
+function readWait(interval: number, failures: number): number {
+  const longest = Math.max(interval, longestReadWait);
+  return Math.min(longest, interval * 2 ** Math.min(failures, 30));
 }
 
 /**
- * Follows each started run until it ends, reading it every `interval` ms: a failed or
- * cancelled one is reported at once. Without read access it says so once and follows nothing.
+ * Follows each started run until it ends, its tag is pushed or its stall time passes, reading
+ * it every `interval` ms: a failed or cancelled one is reported at once. Reads that fail are
+ * made less and less often, and said once when several fail in a row. Without read access it
+ * says so once and follows nothing.
  */
 export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
   const { log, timers, target } = deps;
@@ -56,10 +99,8 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
     }
   };
 
-  const readOnce = async (
-    run: BuildRun,
-  ): Promise<{ state: BuildState; url: string | null } | undefined> => {
-    if (reader === undefined) return undefined;
+  const readOnce = async (run: BuildRun): Promise<ReadResult> => {
+    if (reader === undefined) return { kind: 'none' };
     const { url, headers } = reader.request(run);
     try {
       const response = await request(url, {
@@ -75,30 +116,81 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
         await response.body.dump();
         if (status === 401 || status === 403 || status === 404) {
           stopFollowing(`reading run ${run.id} answered ${status}: ${reader.denied}`);
-        } else {
-          log.debug({ status, run: run.id }, `reading run ${run.id} answered ${status}`);
+          return { kind: 'none' };
         }
-        return undefined;
+        log.debug({ status, run: run.id }, `reading run ${run.id} answered ${status}`);
+        return { kind: 'failed', reason: `the API answered ${status}` };
       }
-      return reader.read(await response.body.text());
+      const read = reader.read(await response.body.text());
+      if (read === undefined) {
+        log.debug({ run: run.id }, `reading run ${run.id}: the answer is not a run`);
+        return { kind: 'failed', reason: 'the API answered 200 with something that is not a run' };
+      }
+      return { kind: 'read', ...read };
     } catch (err) {
-      if (!shutdown.signal.aborted) {
-        const message = err instanceof Error ? err.message : 'request failed';
-        log.debug(
-          { run: run.id },
-          `reading run ${run.id} failed: ${redact(message, target.secrets)}`,
-        );
-      }
-      return undefined;
+      if (shutdown.signal.aborted) return { kind: 'none' };
+      const message = redact(err instanceof Error ? err.message : 'request failed', target.secrets);
+      log.debug({ run: run.id }, `reading run ${run.id} failed: ${message}`);
+      return { kind: 'failed', reason: `the read failed: ${message}` };
     }
+  };
+
+  const link = (run: BuildRun) => run.url ?? `run ${run.id}`;
+
+  const stop = (followed: Followed, why: string) => {
+    if (followed.timer !== undefined) timers.clearTimeout(followed.timer);
+    followed.timer = undefined;
+    followed.stopped = why;
+    followed.unreadable = undefined;
+  };
+
+  const next = (tag: string, followed: Followed) => {
+    if (reader === undefined) return;
+    const wait = readWait(deps.interval, followed.failures);
+    const left = Math.max(0, followed.until - timers.now());
+    followed.timer = timers.setTimeout(() => void look(tag, followed), Math.min(wait, left));
+  };
+
+  const failed = (tag: string, followed: Followed, reason: string) => {
+    followed.failures += 1;
+    if (followed.failures < failedReadsBeforeWarning || followed.unreadable !== undefined) return;
+    followed.unreadable = reason;
+    const longest = Math.max(deps.interval, longestReadWait) / 1000;
+    log.warn(
+      { tag, run: link(followed.run), reason, failures: followed.failures },
+      `cannot read the run of ${tag} (${link(followed.run)}): ${reason}; ${followed.failures} reads in a row failed, it is read less often (at most ${longest} s apart) until one succeeds`,
+    );
   };
 
   const look = async (tag: string, followed: Followed) => {
     followed.timer = undefined;
+    if (timers.now() >= followed.until) {
+      const why = `it has not ended ${deps.followFor / 1000} s after its start`;
+      stop(followed, why);
+      log.info(
+        { tag, run: followed.run.url ?? followed.run.id },
+        `no longer reading the run of ${tag} (${link(followed.run)}): ${why}`,
+      );
+      return;
+    }
     const read = await readOnce(followed.run);
-    // Superseded by a newer build of the tag, or closed, while it was read.
-    if (builds.get(tag) !== followed || shutdown.signal.aborted) return;
-    if (read !== undefined) {
+    // Superseded by a newer build of the tag, pushed, stalled or closed while it was read.
+    if (builds.get(tag) !== followed || followed.stopped !== undefined) return;
+    if (shutdown.signal.aborted) return;
+    if (read.kind === 'failed') {
+      failed(tag, followed, read.reason);
+      next(tag, followed);
+      return;
+    }
+    if (read.kind === 'read') {
+      if (followed.unreadable !== undefined) {
+        log.info(
+          { tag, run: link(followed.run) },
+          `the run of ${tag} can be read again (${link(followed.run)}): read every ${deps.interval / 1000} s`,
+        );
+      }
+      followed.failures = 0;
+      followed.unreadable = undefined;
       followed.run = { ...followed.run, state: read.state, url: read.url ?? followed.run.url };
     }
     const { run } = followed;
@@ -110,13 +202,20 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       const what = run.state === 'failure' ? 'failed' : 'was cancelled';
       log.error(
         { tag, run: run.url ?? run.id, state: run.state },
-        `build of ${tag} ${what}: ${run.url ?? `run ${run.id}`}`,
+        `build of ${tag} ${what}: ${link(run)}`,
       );
       deps.onFailed(tag, run);
       return;
     }
-    if (reader !== undefined)
-      followed.timer = timers.setTimeout(() => void look(tag, followed), deps.interval);
+    next(tag, followed);
+  };
+
+  const finish = (tag: string, why: string) => {
+    const followed = builds.get(tag);
+    if (followed === undefined || followed.stopped !== undefined) return;
+    if (hasEnded(followed.run.state)) return;
+    stop(followed, why);
+    log.debug({ tag, run: link(followed.run) }, `no longer reading the run of ${tag}: ${why}`);
   };
 
   return {
@@ -134,18 +233,30 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
         }
         return;
       }
-      const followed: Followed = { run };
+      const followed: Followed = { run, until: timers.now() + deps.followFor, failures: 0 };
       builds.set(tag, followed);
-      if (reader !== undefined) {
-        followed.timer = timers.setTimeout(() => void look(tag, followed), deps.interval);
-      }
+      next(tag, followed);
+    },
+    pushed(tag) {
+      finish(tag, 'the tag was pushed');
+    },
+    stalled(tag) {
+      finish(tag, 'the tag stalled');
     },
     start() {
       if (target.cannotFollow !== undefined) log.warn(target.cannotFollow);
     },
     status() {
       return Object.fromEntries(
-        [...builds].map(([tag, { run }]) => [tag, { state: run.state, url: run.url }]),
+        [...builds].map(([tag, { run, unreadable, stopped }]) => [
+          tag,
+          {
+            state: run.state,
+            url: run.url,
+            ...(unreadable === undefined ? {} : { unreadable }),
+            ...(stopped === undefined ? {} : { stopped }),
+          },
+        ]),
       );
     },
     close() {

@@ -23,6 +23,8 @@ export interface PropagatorDeps {
   stallRetrigger: boolean;
   /** hears what is worth telling people: a trigger given up, a stall, the last tag's push */
   onEvent?: (event: ChainEvent) => void;
+  /** hears every push of a tag, whatever announced it (webhook or registry), repeats included */
+  onPush?: (tag: string) => void;
 }
 
 export interface ChainStatus {
@@ -153,6 +155,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     unwatch(tag);
     stalled.delete(tag);
     failed.delete(tag);
+    deps.onPush?.(tag);
   };
 
   /**

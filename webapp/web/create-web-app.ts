@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Dispatcher } from 'undici';
-import { createBuildWatcher } from '../builds/create-build-watcher';
+import { createBuildWatcher, type BuildStatus } from '../builds/create-build-watcher';
 import type { BuildTarget } from '../builds/targets/build-target';
 import { createSchedule } from '../clock/create-schedule';
 import { longestPropagationDelay, type Config } from '../config';
@@ -17,6 +17,9 @@ import { createPropagator, type Propagator } from './create-propagator';
 
 /** ms: the longest one read of Docker Hub's API is retried */
 const registryGiveUp = 30_000;
+
+/** ms a run is followed at most when STALL_TIMEOUT is 0: something must end the reads */
+const longestFollow = 24 * 3600_000;
 
 export interface WebAppDeps {
   config: Config;
@@ -46,6 +49,14 @@ export interface WebApp {
   close(): Promise<void>;
 }
 
+/** Whether a tag's run is known to be running now: read, not ended, and still readable. */
+function isBuilding(build: BuildStatus | undefined): boolean {
+  if (build === undefined || build.unreadable !== undefined || build.stopped !== undefined) {
+    return false;
+  }
+  return ['requested', 'queued', 'in_progress'].includes(build.state);
+}
+
 /** The web process's app, not yet listening: the webhook's server over the chain. */
 export function createWebApp(deps: WebAppDeps): WebApp {
   const { config, log, timers } = deps;
@@ -71,6 +82,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     dispatcher: deps.dispatcher,
     interval: config.buildPollInterval,
     timeout: config.retry.timeout,
+    followFor: config.stallTimeout > 0 ? config.stallTimeout : longestFollow,
     onFailed: (tag, run) => {
       propagator.buildFailed(tag);
       notifier.notify({ kind: 'build-failed', tag, run });
@@ -93,7 +105,11 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     // A dry run sends nothing, so no push can be owed.
     stallTimeout: config.dryRun ? 0 : config.stallTimeout,
     stallRetrigger: config.stallRetrigger,
-    onEvent: (event) => notifier.notify(event),
+    onEvent: (event) => {
+      if (event.kind === 'stalled') builds.stalled(event.tag);
+      notifier.notify(event);
+    },
+    onPush: (tag) => builds.pushed(tag),
   });
   const api = createHubApi({
     baseUrl: config.registry.url,
@@ -161,7 +177,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
           : has(chain.stalled, tag)
             ? 'stalled'
             : has(chain.awaiting, tag)
-              ? ['requested', 'queued', 'in_progress'].includes(running[tag]?.state ?? '')
+              ? isBuilding(running[tag])
                 ? 'building'
                 : 'awaited'
               : null;

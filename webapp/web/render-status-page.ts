@@ -14,7 +14,14 @@ export interface StatusView {
     registryPush: string | null;
     appPush: string | null;
     state: string | null;
-    build?: { state: string; url: string | null } | null;
+    build?: {
+      state: string;
+      url: string | null;
+      /** why its run cannot be read, after several failed reads in a row */
+      unreadable?: string;
+      /** why its run is no longer read although it had not ended */
+      stopped?: string;
+    } | null;
   }[];
   reconciliation: { every: number; lastLook: string | null; outcome: string | null };
   upstream: { image: string; digest: string | null; readAt: string | null; error: string | null }[];
@@ -126,12 +133,7 @@ function describeTag(
   const pushed = latest(entry.appPush, entry.registryPush);
   const lastPush = pushed === null ? [] : [`last pushed ${when(pushed)}`];
   const build = entry.build ?? null;
-  const run =
-    build === null
-      ? []
-      : [
-          `build ${escape(build.state)}${build.url === null ? '' : `: ${renderLink(build.url, 'see the run')}`}`,
-        ];
+  const run = build === null ? [] : [describeRun(build)];
   const line = (state: string, label: string, details: string[]): TagLine => ({
     tag: entry.tag,
     state,
@@ -186,6 +188,17 @@ function describeTag(
       // A state this page does not know yet is still shown, as it is.
       return line(/^[a-z-]+$/.test(entry.state) ? entry.state : 'other', escape(entry.state), []);
   }
+}
+
+/** One line on a tag's run: its state while it is read, or why it is not. */
+function describeRun(build: NonNullable<StatusView['tags'][number]['build']>): string {
+  const see = build.url === null ? '' : `: ${renderLink(build.url, 'see the run')}`;
+  if (build.unreadable !== undefined) {
+    return `cannot read the run (${escape(build.unreadable)})${see}`;
+  }
+  // Its last state would still read as running: a push or a stall ended the reads first.
+  if (build.stopped !== undefined) return `run no longer followed (${escape(build.stopped)})${see}`;
+  return `build ${escape(build.state)}${see}`;
 }
 
 function renderUpstream(

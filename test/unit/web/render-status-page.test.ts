@@ -143,6 +143,50 @@ describe('renderStatusPage', () => {
     expect(html).toContain('data-overall>needs attention<');
   });
 
+  it('says when a run cannot be read, and never calls a run that is no longer read running', () => {
+    const html = renderStatusPage(
+      view({
+        tags: [
+          {
+            tag: 'init',
+            registryPush: at(-60),
+            appPush: null,
+            state: null,
+            build: {
+              state: 'in_progress',
+              url: 'https://ci.example/runs/7',
+              stopped: 'the tag was pushed',
+            },
+          },
+          {
+            tag: 'step-1',
+            registryPush: null,
+            appPush: null,
+            state: 'awaited',
+            build: {
+              state: 'in_progress',
+              url: 'https://ci.example/runs/8',
+              unreadable: 'the API answered <500>',
+            },
+          },
+        ],
+      }),
+      now,
+    );
+    expect(listed(html)).toEqual([
+      ['init', 'built'],
+      ['step-1', 'awaited'],
+    ]);
+    expect(entryOf(html, 'init')).toContain(
+      'run no longer followed (the tag was pushed): see the run',
+    );
+    expect(entryOf(html, 'init')).not.toContain('in_progress');
+    expect(html).toContain(
+      'cannot read the run (the API answered &lt;500&gt;): <a href="https://ci.example/runs/8"',
+    );
+    expect(entryOf(html, 'step-1')).not.toContain('in_progress');
+  });
+
   it('shows the upstream images once there are some', () => {
     expect(renderStatusPage(view(), now)).not.toContain('Upstream images');
     const html = renderStatusPage(

@@ -163,7 +163,8 @@ export const githubTarget: TargetDefinition<typeof settings> = {
         }),
         read: (body) => {
           const run = parseObject(body);
-          if (runId(run.id) === undefined) return undefined;
+          // Every run has an id and a status: an answer without them is something else.
+          if (runId(run.id) === undefined || typeof run.status !== 'string') return undefined;
           return { state: runState(run.status, run.conclusion), url: pageUrl(run.html_url) };
         },
         denied: 'BUILD_GITHUB_TOKEN may not read workflow runs (it needs Actions: read)',

@@ -125,6 +125,8 @@ export const gitlabTarget: TargetDefinition<typeof settings> = {
                 headers: { 'private-token': apiToken },
               }),
               read: (body) => {
+                // Every pipeline has a status: an answer without one is something else.
+                if (typeof parseObject(body).status !== 'string') return undefined;
                 const read = pipeline(body);
                 return read === undefined ? undefined : { state: read.state, url: read.url };
               },
