@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { formatBytes, sendRequest } from '../http/send-request';
 import type { Logger } from '../process/create-logger';
 import type { BuildRun, BuildState, Timers } from '../types';
 import { redact } from './redact';
@@ -9,6 +10,9 @@ export const failedReadsBeforeWarning = 3;
 
 /** ms: the longest wait between two reads of a run whose reads fail, unless the interval is longer */
 export const longestReadWait = 10 * 60_000;
+
+/** A run or pipeline is a few KiB of JSON; GitHub's largest are tens of KiB. */
+const runAnswerLimit = 512 * 1024;
 
 export interface BuildWatcherDeps {
   target: Pick<BuildTarget, 'runs' | 'cannotFollow' | 'secrets'>;
@@ -103,17 +107,14 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
     if (reader === undefined) return { kind: 'none' };
     const { url, headers } = reader.request(run);
     try {
-      const response = await request(url, {
-        method: 'GET',
-        headers,
-        dispatcher: deps.dispatcher,
-        headersTimeout: deps.timeout,
-        bodyTimeout: deps.timeout,
-        signal: shutdown.signal,
-      });
-      const status = response.statusCode;
+      const response = await sendRequest(
+        url,
+        { method: 'GET', headers, dispatcher: deps.dispatcher, keepBody: true },
+        { deadline: deps.timeout, maxBytes: runAnswerLimit, signal: shutdown.signal },
+      );
+      if (shutdown.signal.aborted) return { kind: 'none' };
+      const status = response.status;
       if (status !== 200) {
-        await response.body.dump();
         if (status === 401 || status === 403 || status === 404) {
           stopFollowing(`reading run ${run.id} answered ${status}: ${reader.denied}`);
           return { kind: 'none' };
@@ -121,7 +122,15 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
         log.debug({ status, run: run.id }, `reading run ${run.id} answered ${status}`);
         return { kind: 'failed', reason: `the API answered ${status}` };
       }
-      const read = reader.read(await response.body.text());
+      if (response.body === undefined) {
+        const why =
+          response.bodyProblem === 'too-large'
+            ? `the answer is larger than ${formatBytes(runAnswerLimit)}`
+            : `the answer's body did not come whole (${response.bodyProblem ?? 'cut off'})`;
+        log.debug({ run: run.id }, `reading run ${run.id}: ${why}`);
+        return { kind: 'failed', reason: why };
+      }
+      const read = reader.read(response.body);
       if (read === undefined) {
         log.debug({ run: run.id }, `reading run ${run.id}: the answer is not a run`);
         return { kind: 'failed', reason: 'the API answered 200 with something that is not a run' };
