@@ -193,4 +193,47 @@ describe('upstream kick-offs in the web app', () => {
     );
     expect((await t.upstream())[1]?.owedSince).toBeNull();
   });
+
+  it('holds a kick-off while a build it follows is still running, even with no push awaited', async () => {
+    const t = start({
+      TAG_SEQUENCE: 'a',
+      UPSTREAM_QUIET: '0',
+      STALL_TIMEOUT: '0',
+      BUILD_TARGET: 'github',
+      BUILD_GITHUB_REPOSITORY: 'acme/app',
+      BUILD_GITHUB_WORKFLOW: 'build.yml',
+      BUILD_GITHUB_TOKEN: 'ghp_upstream-test-token',
+      BUILD_POLL_INTERVAL: '30',
+    });
+    t.failTriggers({
+      ok: true,
+      dryRun: false,
+      attempts: 1,
+      status: 200,
+      run: { id: '7', url: null, state: 'queued' },
+    });
+    const github = t.registry.get('https://api.github.com');
+    const run = { path: '/repos/acme/app/actions/runs/7', method: 'GET' };
+    github.intercept(run).reply(200, { id: 7, status: 'in_progress' }).times(2);
+    github.intercept(run).reply(200, { id: 7, status: 'completed', conclusion: 'success' });
+    const build = async () =>
+      (await t.app.inject('/status')).json().tags[0].build as { state: string } | null;
+    await t.looks();
+    t.push('alpine', 'sha256:a2');
+    t.timers.advance(60_000);
+    await t.looks();
+    expect(t.triggered).toEqual(['a']);
+    t.push('base', 'sha256:b2');
+    t.timers.advance(30_000);
+    await eventually(async () => (await build())?.state === 'in_progress', 'the run to be read');
+    t.timers.advance(30_000);
+    await t.looks();
+    expect(t.triggered).toEqual(['a']);
+    t.timers.advance(30_000);
+    await eventually(async () => (await build())?.state === 'success', 'the run to end');
+    t.timers.advance(30_000);
+    await t.looks();
+    expect(t.triggered).toEqual(['a', 'a']);
+    expect(t.kickoffLines().map((line) => line.changed)).toEqual([[ALPINE], [BASE]]);
+  });
 });
