@@ -18,7 +18,7 @@ import { createPropagator, type Propagator } from './create-propagator';
 /** ms: the longest one read of Docker Hub's API is retried */
 const registryGiveUp = 30_000;
 
-/** A followed run in one of these states is a build still going. */
+/** A followed run in one of these states is a build still going (as `building` on /status). */
 const runningStates: readonly string[] = ['requested', 'queued', 'in_progress'];
 
 export interface WebAppDeps {
@@ -203,7 +203,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     const next = kickoffs.nextRun(new Date(timers.now()));
     const chain = propagator.status();
     const reconciliation = reconciler.status();
-    const followed = builds.status();
+    const running = builds.status();
     const has = (list: { tag: string }[], tag: string) => list.some((entry) => entry.tag === tag);
     const state = (tag: string) =>
       has(chain.pending, tag)
@@ -213,7 +213,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
           : has(chain.stalled, tag)
             ? 'stalled'
             : has(chain.awaiting, tag)
-              ? runningStates.includes(followed[tag]?.state ?? '')
+              ? ['requested', 'queued', 'in_progress'].includes(running[tag]?.state ?? '')
                 ? 'building'
                 : 'awaited'
               : null;
@@ -230,7 +230,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
         registryPush: reconciliation.registry[tag] ?? null,
         appPush: chain.lastPush[tag] ?? null,
         state: state(tag),
-        build: followed[tag] ?? null,
+        build: running[tag] ?? null,
       })),
       reconciliation: {
         every: config.reconcileInterval / 1000,
