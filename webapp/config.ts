@@ -219,6 +219,13 @@ export const settings = {
     fromEnv: asNumber,
     schema: seconds(1, 86400),
   }),
+  /** UPSTREAM_QUIET: seconds an upstream image must keep a new digest before it counts (0: at once) */
+  upstreamQuiet: setting({
+    env: 'UPSTREAM_QUIET',
+    default: 600,
+    fromEnv: asNumber,
+    schema: seconds(0, 86400),
+  }),
   /** NOTIFY_URL: an incoming webhook (Slack, Mattermost, Discord's /slack, Teams); keep it out of this file */
   notifyUrl: setting<string | undefined>({
     env: 'NOTIFY_URL',
@@ -286,6 +293,7 @@ export interface Config extends Omit<
   | 'reconcileInterval'
   | 'upstreamImages'
   | 'upstreamPollInterval'
+  | 'upstreamQuiet'
   | 'notifyUrl'
   | 'notifyOn'
   | 'buildPollInterval'
@@ -312,6 +320,8 @@ export interface Config extends Omit<
   upstreamImages: ImageRef[];
   /** milliseconds */
   upstreamPollInterval: number;
+  /** milliseconds a new upstream digest must last before it counts; 0: at once */
+  upstreamQuiet: number;
   /** what the processes say once at start, beside any error: e.g. variables no longer read */
   notices: string[];
   /** where notifications go, and which */
@@ -425,6 +435,7 @@ export function loadConfig(
     reconcileInterval: Math.round(v.reconcileInterval * 1000),
     upstreamImages: v.upstreamImages === undefined ? [] : parseImageList(v.upstreamImages),
     upstreamPollInterval: Math.round(v.upstreamPollInterval * 1000),
+    upstreamQuiet: Math.round(v.upstreamQuiet * 1000),
     notify: { url: v.notifyUrl, events: [...new Set(v.notifyOn)] },
     buildPollInterval: Math.round(v.buildPollInterval * 1000),
     logLevel: v.logLevel,

@@ -163,6 +163,7 @@ describe('the registry as the source of truth, end to end', () => {
         PROPAGATION_DELAY: '0.2',
         UPSTREAM_IMAGES: 'alpine:3.20',
         UPSTREAM_POLL_INTERVAL: '1',
+        UPSTREAM_QUIET: '0',
       },
       {},
     );

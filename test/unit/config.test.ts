@@ -159,6 +159,20 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it.each([
+    ['-1', 'UPSTREAM_QUIET: must be at least 0'],
+    ['ten minutes', 'UPSTREAM_QUIET: must be a number of seconds'],
+    ['0x10', 'UPSTREAM_QUIET: must be a number of seconds'],
+  ])('refuses UPSTREAM_QUIET=%j, saying why', (value, message) => {
+    expect(problemsOf({ UPSTREAM_QUIET: value })).toEqual([message]);
+  });
+
+  it('waits out 10 minutes of quiet on a new upstream digest, unless told otherwise', () => {
+    expect(loadConfig({}).upstreamQuiet).toBe(600_000);
+    expect(loadConfig({ UPSTREAM_QUIET: '0' }).upstreamQuiet).toBe(0);
+    expect(loadConfig({ UPSTREAM_QUIET: '1.5' }).upstreamQuiet).toBe(1500);
+  });
+
   it('reads decimal numbers, whole or not', () => {
     expect(loadConfig({ PROPAGATION_DELAY: ' 2.5 ', PORT: '08080' })).toMatchObject({
       propagationDelay: 2500,

@@ -2,20 +2,31 @@ import type { Logger } from 'pino';
 import { HubApiError, type HubApi } from './create-hub-api';
 import type { ImageRef } from './parse-image-ref';
 
+/** How many images one look reads at a time: a long list must not open a connection each. */
+export const upstreamReadsAtOnce = 4;
+
 export interface UpstreamStatus {
   /** namespace/repository:tag */
   image: string;
-  /** the last digest read, kept through failures */
+  /** the digest that counts: the first one read, then each one that outlasted the quiet period */
   digest: string | null;
   /** ISO time of the last successful read */
   readAt: string | null;
   /** why the last read failed, null once it succeeds again */
   error: string | null;
+  /** a new digest waiting out the quiet period, and since when (ISO) it has been read */
+  pending: { digest: string; since: string } | null;
+  /** ISO time this image's change counted, while no chain has started since */
+  owedSince: string | null;
 }
 
 export interface UpstreamWatcher {
-  /** reads every image once; never throws */
+  /** reads every image once, a few at a time; reports the changes that counted; never throws */
   look(): Promise<{ changed: string[] }>;
+  /** the images whose change counted and that no chain started since, in configured order */
+  owed(): string[];
+  /** A chain started: every change that counted until now is served by it. */
+  served(): void;
   status(): UpstreamStatus[];
 }
 
@@ -24,59 +35,109 @@ export interface UpstreamWatcherDeps {
   api: Pick<HubApi, 'getTag'>;
   log: Logger;
   now: () => number;
+  /** ms a new digest must be read again and again before it counts; 0: at once */
+  quiet: number;
+}
+
+interface ImageState {
+  image: ImageRef;
+  digest: string | null;
+  readAt: string | null;
+  error: string | null;
+  pending: { digest: string; since: number } | null;
+  owedSince: number | null;
 }
 
 /**
  * Watches the digests of upstream images: a look reports the images whose digest changed since
- * the previous successful read. The first read only learns the digest, so a restart never counts
- * as a change.
+ * the previous successful read and then stayed the same for `quiet` ms. The first read only
+ * learns the digest, so a restart never counts as a change. A change is owed a chain until one
+ * starts (`served`).
  */
 export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatcher {
-  const states = deps.images.map((image) => ({
+  const states: ImageState[] = deps.images.map((image) => ({
     image,
-    digest: null as string | null,
-    readAt: null as string | null,
-    error: null as string | null,
+    digest: null,
+    readAt: null,
+    error: null,
+    pending: null,
+    owedSince: null,
   }));
   let running: Promise<{ changed: string[] }> | undefined;
 
-  async function lookOnce(): Promise<{ changed: string[] }> {
-    const changed: string[] = [];
-    await Promise.all(
-      states.map(async (state) => {
-        const { namespace, repository, tag, display } = state.image;
-        try {
-          const { digest } = await deps.api.getTag(namespace, repository, tag);
-          if (state.error !== null) {
-            deps.log.info({ image: display }, `upstream image ${display} can be read again`);
-          }
-          state.error = null;
-          state.readAt = new Date(deps.now()).toISOString();
-          // An answer without a digest says nothing about a change: keep the one known.
-          if (digest === undefined) return;
-          if (state.digest !== null && state.digest !== digest) {
-            deps.log.info(
-              { image: display, from: state.digest, to: digest },
-              `upstream image ${display} changed`,
-            );
-            changed.push(display);
-          }
-          state.digest = digest;
-        } catch (err) {
-          const reason = explain(err);
-          if (state.error === null) {
-            deps.log.warn(
-              { image: display, kind: err instanceof HubApiError ? err.kind : undefined },
-              `cannot read upstream image ${display}: ${reason}`,
-            );
-          }
-          state.error = reason;
-        }
-      }),
+  /** Whether this read makes a change count. */
+  const judge = (state: ImageState, digest: string): boolean => {
+    const { display } = state.image;
+    if (state.digest === null || state.digest === digest) {
+      // Back to the digest that counts before the quiet period ended: nothing changed.
+      if (state.pending !== null) {
+        deps.log.debug(
+          { image: display, digest, dropped: state.pending.digest },
+          `upstream image ${display} is back to its digest`,
+        );
+      }
+      state.digest = digest;
+      state.pending = null;
+      return false;
+    }
+    const now = deps.now();
+    if (state.pending?.digest !== digest) {
+      // A new digest, or another one during the quiet period: the quiet period starts again.
+      state.pending = { digest, since: now };
+      if (deps.quiet > 0) {
+        deps.log.debug(
+          { image: display, from: state.digest, to: digest },
+          `upstream image ${display} has a new digest: it counts if it lasts ${deps.quiet / 1000} s`,
+        );
+      }
+    }
+    if (now - state.pending.since < deps.quiet) return false;
+    deps.log.info(
+      { image: display, from: state.digest, to: digest },
+      `upstream image ${display} changed`,
     );
+    state.digest = digest;
+    state.pending = null;
+    state.owedSince ??= now;
+    return true;
+  };
+
+  const read = async (state: ImageState): Promise<boolean> => {
+    const { namespace, repository, tag, display } = state.image;
+    try {
+      const { digest } = await deps.api.getTag(namespace, repository, tag);
+      if (state.error !== null) {
+        deps.log.info({ image: display }, `upstream image ${display} can be read again`);
+      }
+      state.error = null;
+      state.readAt = new Date(deps.now()).toISOString();
+      // An answer without a digest says nothing about a change: keep the one known.
+      return digest === undefined ? false : judge(state, digest);
+    } catch (err) {
+      const reason = explain(err);
+      if (state.error === null) {
+        deps.log.warn(
+          { image: display, kind: err instanceof HubApiError ? err.kind : undefined },
+          `cannot read upstream image ${display}: ${reason}`,
+        );
+      }
+      state.error = reason;
+      return false;
+    }
+  };
+
+  async function lookOnce(): Promise<{ changed: string[] }> {
+    const changed = new Set<ImageState>();
+    let next = 0;
+    const work = async () => {
+      while (next < states.length) {
+        const state = states[next++] as ImageState;
+        if (await read(state)) changed.add(state);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(upstreamReadsAtOnce, states.length) }, work));
     // Keep the configured order, whatever order the answers came in.
-    const order = deps.images.map((image) => image.display);
-    return { changed: order.filter((display) => changed.includes(display)) };
+    return { changed: states.filter((state) => changed.has(state)).map(displayOf) };
   }
 
   return {
@@ -87,16 +148,30 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
       });
       return running;
     },
+    owed() {
+      return states.filter((state) => state.owedSince !== null).map(displayOf);
+    },
+    served() {
+      for (const state of states) state.owedSince = null;
+    },
     status() {
       return states.map((state) => ({
         image: state.image.display,
         digest: state.digest,
         readAt: state.readAt,
         error: state.error,
+        pending:
+          state.pending === null
+            ? null
+            : { digest: state.pending.digest, since: iso(state.pending.since) },
+        owedSince: state.owedSince === null ? null : iso(state.owedSince),
       }));
     },
   };
 }
+
+const displayOf = (state: ImageState) => state.image.display;
+const iso = (ms: number) => new Date(ms).toISOString();
 
 function explain(err: unknown): string {
   if (err instanceof HubApiError && err.kind === 'not-found') return 'no such image or tag';

@@ -45,6 +45,11 @@ export interface WebApp {
    * the registry (reconciliation and upstream images) when the configuration asks for it.
    */
   start(): void;
+  /**
+   * The clock process triggered the first tag (its schedule, which this process follows): its
+   * push is awaited, and every upstream change that counted until now is built by this chain.
+   */
+  clockKickedOff(): void;
   /** Stops taking deliveries and every timer; what is owed stays in the journal. */
   close(): Promise<void>;
 }
@@ -91,7 +96,10 @@ export function createWebApp(deps: WebAppDeps): WebApp {
   // Every build this process starts is followed when its target names the run.
   const trigger: TriggerBuild = async (tag, signal) => {
     const outcome: TriggerOutcome = await deps.trigger(tag, signal);
-    if (outcome.ok && !outcome.dryRun) builds.started(tag, outcome.run);
+    if (outcome.ok && !outcome.dryRun) {
+      builds.started(tag, outcome.run);
+      if (tag === firstTag) serveUpstream(`the trigger of ${firstTag}`);
+    }
     return outcome;
   };
   const propagator = createPropagator({
@@ -141,9 +149,50 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     api,
     log: upstreamLog,
     now: () => timers.now(),
+    quiet: config.upstreamQuiet,
   });
-  // One kick-off for one look, however many images changed in it, as the clock's would be.
+  // A chain that starts after a change counted builds on the new image: it needs no other.
+  const serveUpstream = (by: string) => {
+    const owed = upstream.owed();
+    if (owed.length > 0) {
+      upstreamLog.info(
+        { changed: owed, by },
+        `${owed.join(', ')} changed before ${by}: that chain builds on ${owed.length > 1 ? 'them' : 'it'}, no upstream kick-off of its own`,
+      );
+    }
+    upstream.served();
+    held = false;
+  };
+  /** Why the chain is moving (a trigger pending, a push awaited, a build going), or null. */
+  const chainMoving = (): string | null => {
+    const { pending, awaiting } = propagator.knowledge();
+    const [queued] = pending;
+    if (queued !== undefined) return `${queued}'s trigger is pending`;
+    const [awaited] = awaiting;
+    if (awaited !== undefined) return `${awaited}'s push is awaited`;
+    const building = Object.entries(builds.status()).find(([, build]) => isBuilding(build));
+    return building === undefined ? null : `${building[0]} is building`;
+  };
+  let held = false;
+  // Every change that counted while the chain moved waits for it to be idle: then one kick-off.
+  const lookUpstream = async () => {
+    await upstream.look();
+    const owed = upstream.owed();
+    if (owed.length === 0) return;
+    const moving = chainMoving();
+    if (moving === null) return kickOff(owed);
+    if (!held) {
+      upstreamLog.info(
+        { changed: owed, moving },
+        `upstream kick-off waits: ${owed.join(', ')} changed while the chain is moving (${moving}); it starts once the chain is idle`,
+      );
+    }
+    held = true;
+  };
+  // One kick-off, however many images changed, as the clock's would be.
   const kickOff = async (changed: string[]) => {
+    upstream.served();
+    held = false;
     upstreamLog.info(
       { changed, tag: firstTag },
       `upstream kick-off: ${changed.join(', ')} changed, triggering ${firstTag}`,
@@ -214,9 +263,14 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     now: () => timers.now(),
     ...(deps.requestTimeout === undefined ? {} : { requestTimeout: deps.requestTimeout }),
   });
+  const clockKickedOff = () => {
+    serveUpstream(`the clock's kick-off`);
+    propagator.expect(firstTag);
+  };
   return {
     server,
     propagator,
+    clockKickedOff,
     start() {
       if (started) return;
       started = true;
@@ -225,18 +279,14 @@ export function createWebApp(deps: WebAppDeps): WebApp {
       // The clock's own schedule: after each of its kick-offs, the first tag's push is awaited.
       if (!config.dryRun) {
         running.push(
-          createSchedule(config.schedule, config.timezone, async () => propagator.expect(firstTag)),
+          createSchedule(config.schedule, config.timezone, async () => clockKickedOff()),
         );
       }
       if (config.reconcileInterval > 0) {
         running.push(startPolling(() => reconciler.look(), config.reconcileInterval, timers));
       }
       if (config.upstreamImages.length > 0) {
-        const look = async () => {
-          const { changed } = await upstream.look();
-          if (changed.length > 0) await kickOff(changed);
-        };
-        running.push(startPolling(look, config.upstreamPollInterval, timers));
+        running.push(startPolling(lookUpstream, config.upstreamPollInterval, timers));
       }
     },
     async close() {

@@ -24,7 +24,16 @@ export interface StatusView {
     } | null;
   }[];
   reconciliation: { every: number; lastLook: string | null; outcome: string | null };
-  upstream: { image: string; digest: string | null; readAt: string | null; error: string | null }[];
+  upstream: {
+    image: string;
+    digest: string | null;
+    readAt: string | null;
+    error: string | null;
+    /** a new digest waiting out UPSTREAM_QUIET */
+    pending?: { digest: string; since: string } | null;
+    /** when a change counted whose kick-off waits for the chain to be idle */
+    owedSince?: string | null;
+  }[];
   /** the last notifications sent, newest last */
   notifications?: { at: string; event: string; text: string }[];
 }
@@ -213,7 +222,13 @@ function renderUpstream(
         : `<code>${escape(shortDigest(image.digest))}</code>, read ${when(image.readAt)}`;
     const error =
       image.error === null ? '' : `<span class="detail">cannot read: ${escape(image.error)}</span>`;
-    return `<li data-upstream="${escape(image.image)}"><span class="name">${escape(image.image)}</span><span class="detail">${read}</span>${error}</li>`;
+    const pending = image.pending
+      ? `<span class="detail">new digest <code>${escape(shortDigest(image.pending.digest))}</code> since ${when(image.pending.since)}: it counts once it has lasted UPSTREAM_QUIET</span>`
+      : '';
+    const owed = image.owedSince
+      ? `<span class="detail">changed ${when(image.owedSince)}: its kick-off waits until the chain is idle</span>`
+      : '';
+    return `<li data-upstream="${escape(image.image)}"><span class="name">${escape(image.image)}</span><span class="detail">${read}</span>${pending}${owed}${error}</li>`;
   });
   return `<section><h2>Upstream images</h2><ul class="box">${items.join('')}</ul></section>`;
 }

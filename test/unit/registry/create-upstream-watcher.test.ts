@@ -1,23 +1,32 @@
 import { HubApiError, type RegistryTag } from '../../../webapp/registry/create-hub-api';
-import { createUpstreamWatcher } from '../../../webapp/registry/create-upstream-watcher';
+import {
+  createUpstreamWatcher,
+  upstreamReadsAtOnce,
+} from '../../../webapp/registry/create-upstream-watcher';
 import { parseImageList } from '../../../webapp/registry/parse-image-ref';
 import { captureLogs } from '../../helpers/logs';
 
 type Answer = string | Error | undefined;
 
-function setup(list = 'alpine:3.20, acme/base') {
+function setup(list = 'alpine:3.20, acme/base', quiet = 0) {
   const answers = new Map<string, Answer>();
   const calls: string[] = [];
   const logs = captureLogs();
   let clock = Date.parse('2026-11-26T12:00:00Z');
+  const reads = { inFlight: 0, most: 0 };
   const watcher = createUpstreamWatcher({
     images: parseImageList(list),
     log: logs.log,
     now: () => clock,
+    quiet,
     api: {
       async getTag(namespace, repository, tag): Promise<RegistryTag> {
         const image = `${namespace}/${repository}:${tag}`;
         calls.push(image);
+        reads.most = Math.max(reads.most, ++reads.inFlight);
+        // Answers come a turn of the event loop later, as a socket's would.
+        await new Promise((resolve) => setImmediate(resolve));
+        reads.inFlight--;
         const answer = answers.get(image);
         if (answer instanceof Error) throw answer;
         return { name: tag, pushedAt: 0, digest: answer };
@@ -28,10 +37,14 @@ function setup(list = 'alpine:3.20, acme/base') {
     watcher,
     logs,
     calls,
+    reads,
     answer: (image: string, value: Answer) => answers.set(image, value),
     tick: (ms: number) => (clock += ms),
   };
 }
+
+const quiet = 600_000;
+const poll = 60_000;
 
 const ALPINE = 'library/alpine:3.20';
 const BASE = 'acme/base:latest';
@@ -43,9 +56,10 @@ describe('createUpstreamWatcher', () => {
     answer(BASE, 'sha256:b1');
     expect(await watcher.look()).toEqual({ changed: [] });
     expect(calls).toEqual([ALPINE, BASE]);
+    const read = { readAt: '2026-11-26T12:00:00.000Z', error: null, pending: null };
     expect(watcher.status()).toEqual([
-      { image: ALPINE, digest: 'sha256:a1', readAt: '2026-11-26T12:00:00.000Z', error: null },
-      { image: BASE, digest: 'sha256:b1', readAt: '2026-11-26T12:00:00.000Z', error: null },
+      { image: ALPINE, digest: 'sha256:a1', ...read, owedSince: null },
+      { image: BASE, digest: 'sha256:b1', ...read, owedSince: null },
     ]);
   });
 
@@ -76,6 +90,8 @@ describe('createUpstreamWatcher', () => {
       digest: 'sha256:a1',
       readAt: '2026-11-26T12:00:00.000Z',
       error: 'reading library/alpine:3.20 failed: ETIMEDOUT',
+      pending: null,
+      owedSince: null,
     });
     expect(watcher.status()[1]).toMatchObject({ readAt: '2026-11-26T12:01:00.000Z', error: null });
     answer(ALPINE, 'sha256:a2');
@@ -93,7 +109,14 @@ describe('createUpstreamWatcher', () => {
     answer('acme/nope:1', new HubApiError('not-found', 'reading acme/nope:1: HTTP 404', 404));
     await expect(watcher.look()).resolves.toEqual({ changed: [] });
     expect(watcher.status()).toEqual([
-      { image: 'acme/nope:1', digest: null, readAt: null, error: 'no such image or tag' },
+      {
+        image: 'acme/nope:1',
+        digest: null,
+        readAt: null,
+        error: 'no such image or tag',
+        pending: null,
+        owedSince: null,
+      },
     ]);
     expect(logs.entries()).toEqual([
       expect.objectContaining({
@@ -134,5 +157,86 @@ describe('createUpstreamWatcher', () => {
     expect(first).toEqual({ changed: [ALPINE] });
     expect(second).toBe(first);
     expect(calls).toHaveLength(2);
+  });
+
+  it('counts no change for a digest that flaps at every look within the quiet period', async () => {
+    const { watcher, answer, tick, logs } = setup('alpine:3.20', quiet);
+    for (let look = 0; look < 12; look++) {
+      answer(ALPINE, look % 2 === 0 ? 'sha256:a1' : 'sha256:a2');
+      expect(await watcher.look()).toEqual({ changed: [] });
+      tick(poll);
+    }
+    expect(watcher.owed()).toEqual([]);
+    expect(watcher.status()[0]).toMatchObject({ digest: 'sha256:a1', owedSince: null });
+    expect(logs.entries().filter((line) => Number(line.level) >= 30)).toEqual([]);
+  });
+
+  it('counts a new digest once it has lasted the quiet period, and shows it waiting', async () => {
+    const { watcher, answer, tick } = setup('alpine:3.20', quiet);
+    answer(ALPINE, 'sha256:a1');
+    await watcher.look();
+    tick(poll);
+    answer(ALPINE, 'sha256:a2');
+    const seen = '2026-11-26T12:01:00.000Z';
+    expect(await watcher.look()).toEqual({ changed: [] });
+    expect(watcher.status()[0]).toMatchObject({
+      digest: 'sha256:a1',
+      pending: { digest: 'sha256:a2', since: seen },
+    });
+    tick(quiet - 1);
+    expect(await watcher.look()).toEqual({ changed: [] });
+    tick(1);
+    expect(await watcher.look()).toEqual({ changed: [ALPINE] });
+    expect(watcher.status()[0]).toMatchObject({
+      digest: 'sha256:a2',
+      pending: null,
+      owedSince: '2026-11-26T12:11:00.000Z',
+    });
+  });
+
+  it('starts the quiet period again for a third digest read during it', async () => {
+    const { watcher, answer, tick } = setup('alpine:3.20', quiet);
+    answer(ALPINE, 'sha256:a1');
+    await watcher.look();
+    answer(ALPINE, 'sha256:b');
+    await watcher.look();
+    tick(quiet / 2);
+    answer(ALPINE, 'sha256:c');
+    await watcher.look();
+    tick(quiet / 2);
+    expect(await watcher.look()).toEqual({ changed: [] });
+    expect(watcher.status()[0]?.pending).toEqual({
+      digest: 'sha256:c',
+      since: '2026-11-26T12:05:00.000Z',
+    });
+    tick(quiet / 2);
+    expect(await watcher.look()).toEqual({ changed: [ALPINE] });
+    expect(watcher.status()[0]?.digest).toBe('sha256:c');
+  });
+
+  it('keeps a change owed across looks until a chain serves it', async () => {
+    const { watcher, answer } = setup();
+    answer(ALPINE, 'sha256:a1');
+    answer(BASE, 'sha256:b1');
+    await watcher.look();
+    answer(BASE, 'sha256:b2');
+    await watcher.look();
+    answer(ALPINE, 'sha256:a2');
+    expect(await watcher.look()).toEqual({ changed: [ALPINE] });
+    expect(watcher.owed()).toEqual([ALPINE, BASE]);
+    watcher.served();
+    expect(watcher.owed()).toEqual([]);
+    expect(await watcher.look()).toEqual({ changed: [] });
+    expect(watcher.owed()).toEqual([]);
+  });
+
+  it(`reads many images ${upstreamReadsAtOnce} at a time`, async () => {
+    const list = Array.from({ length: 300 }, (_, i) => `acme/image-${i}`).join(',');
+    const { watcher, answer, reads, calls } = setup(list);
+    for (let i = 0; i < 300; i++) answer(`acme/image-${i}:latest`, 'sha256:1');
+    await watcher.look();
+    expect(calls).toHaveLength(300);
+    expect(reads.most).toBe(upstreamReadsAtOnce);
+    expect(watcher.status().every((image) => image.digest === 'sha256:1')).toBe(true);
   });
 });

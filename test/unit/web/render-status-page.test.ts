@@ -209,6 +209,37 @@ describe('renderStatusPage', () => {
     expect(html).toContain('cannot read: no such image or tag');
   });
 
+  it('shows a digest waiting out its quiet period, and a kick-off waiting for the chain', () => {
+    const html = renderStatusPage(
+      view({
+        upstream: [
+          {
+            image: 'library/alpine:3.20',
+            digest: 'sha256:0123456789abcdef0123',
+            readAt: at(-60),
+            error: null,
+            pending: { digest: 'sha256:fedcba9876543210fedc', since: at(-120) },
+            owedSince: null,
+          },
+          {
+            image: 'acme/base:latest',
+            digest: 'sha256:aaaaaaaaaaaabbbb',
+            readAt: at(-60),
+            error: null,
+            pending: null,
+            owedSince: at(-300),
+          },
+        ],
+      }),
+      now,
+    );
+    expect(html).toMatch(
+      /new digest <code>sha256:fedcba987654<\/code> since <time.*?: it counts once it has lasted UPSTREAM_QUIET/,
+    );
+    expect(html).toMatch(/changed <time.*?: its kick-off waits until the chain is idle/);
+    expect(html.match(/new digest/g)).toHaveLength(1);
+  });
+
   it('shows the last notifications newest first, when there are notifications', () => {
     expect(renderStatusPage(view(), now)).not.toContain('notifications');
     expect(renderStatusPage(view({ notifications: [] }), now)).toContain('None sent yet.');
