@@ -114,6 +114,8 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
       // An answer without a digest says nothing about a change: keep the one known.
       return digest === undefined ? false : judge(state, digest);
     } catch (err) {
+      // Shutdown is no outage.
+      if (err instanceof HubApiError && err.kind === 'aborted') return false;
       const reason = explain(err);
       if (state.error === null) {
         deps.log.warn(

@@ -73,7 +73,7 @@ footer{margin:1.5rem 0 .5rem;color:#4a5561;font-size:.85rem}
 /** The status page: one HTML document, every value escaped, no script and no external asset. */
 export function renderStatusPage(status: StatusView, now: number): string {
   const when = (iso: string | null) => renderTime(iso, now);
-  const tags = status.tags.map((entry) => describeTag(entry, status, when));
+  const tags = status.tags.map((entry) => describeTag(entry, status, when, now));
   const refresh = tags.some((tag) => moving.has(tag.state));
   const overall = tags.some((tag) => tag.state === 'stalled' || tag.state === 'failed')
     ? 'needs attention'
@@ -138,8 +138,9 @@ function describeTag(
   entry: StatusView['tags'][number],
   status: StatusView,
   when: (iso: string | null) => string,
+  now: number,
 ): TagLine {
-  const pushed = latest(entry.appPush, entry.registryPush);
+  const pushed = latest(believable(entry.appPush, now), believable(entry.registryPush, now));
   const lastPush = pushed === null ? [] : [`last pushed ${when(pushed)}`];
   const build = entry.build ?? null;
   const run = build === null ? [] : [describeRun(build)];
@@ -282,6 +283,16 @@ function span(ms: number): string {
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
   return `${Math.floor(hours / 24)} days`;
+}
+
+/**
+ * ms: a push time later than now by more than this is no push, and is not shown as one (the
+ * reconciler believes none either).
+ */
+const futureSlack = 60_000;
+
+function believable(iso: string | null, now: number): string | null {
+  return iso !== null && Date.parse(iso) > now + futureSlack ? null : iso;
 }
 
 function latest(a: string | null, b: string | null): string | null {

@@ -240,3 +240,18 @@ describe('createUpstreamWatcher', () => {
     expect(watcher.status().every((image) => image.digest === 'sha256:1')).toBe(true);
   });
 });
+
+describe('createUpstreamWatcher at shutdown', () => {
+  it('says nothing of a read stopped by shutdown, and keeps what it knew', async () => {
+    const t = setup('alpine:3.20');
+    t.answer(ALPINE, 'sha256:one');
+    await t.watcher.look();
+    t.answer(
+      ALPINE,
+      new HubApiError('aborted', 'reading library/alpine:3.20: stopped by shutdown'),
+    );
+    await t.watcher.look();
+    expect(t.logs.entries().filter((line) => Number(line.level) >= 40)).toEqual([]);
+    expect(t.watcher.status()[0]).toMatchObject({ digest: 'sha256:one', error: null });
+  });
+});

@@ -299,3 +299,26 @@ describe('renderStatusPage', () => {
     ]);
   });
 });
+
+describe('the status page and times that cannot be', () => {
+  it('shows no build time in the future', () => {
+    const html = renderStatusPage(
+      view({
+        pending: [],
+        awaiting: [],
+        stalled: [],
+        tags: [
+          { tag: 'init', registryPush: '2099-01-01T00:00:00.000Z', appPush: null, state: null },
+          { tag: 'latest', registryPush: at(-60), appPush: null, state: null },
+        ],
+      }),
+      now,
+    );
+    expect(html).not.toContain('2099');
+    expect(html).not.toMatch(/built[^<]*<time[^>]*>[^<]*<\/time> \(in /);
+    expect(listed(html)).toEqual([
+      ['init', 'none'],
+      ['latest', 'built'],
+    ]);
+  });
+});
