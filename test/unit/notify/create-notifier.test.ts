@@ -276,6 +276,44 @@ describe('a flood of events', () => {
     ]);
   });
 
+  it('folds two waiting messages of one kind to make room for another important kind', async () => {
+    const t = setUp();
+    let down = true;
+    t.agent
+      .get(origin)
+      .intercept({ path, method: 'POST' })
+      .reply((request) => {
+        const status = down ? 500 : 200;
+        const body = JSON.parse(String(request.body)) as { text: string };
+        t.posts.push({ at: t.clock.now, status, text: body.text });
+        return { statusCode: status, data: 'ok' };
+      })
+      .persist();
+    for (let i = 0; i <= notifyQueueBound; i++) {
+      t.notifier.notify({ kind: 'stalled', tag: `t${i}`, since: i });
+      t.clock.now += 61_000;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    const failed = { id: '9', state: 'failure', url: 'https://ci/9' } as const;
+    t.notifier.notify({ kind: 'build-failed', tag: 'step-2', run: failed });
+    t.notifier.notify({ kind: 'chain-complete', tag: 'latest', at: 0 });
+    expect(t.notifier.waiting()).toBe(notifyQueueBound);
+    down = false;
+    await eventually(() => t.notifier.waiting() === 0, 'the queue to empty');
+    await eventually(() => t.notified().length === notifyQueueBound + 1, 'every message sent');
+    await t.notifier.close();
+    const sent = t.posts.filter((post) => post.status === 200).map((post) => post.text);
+    expect(
+      sent.filter((text) => /stalled/.test(text)).reduce((n, text) => n + countOf(text), 0),
+    ).toBe(notifyQueueBound + 1);
+    expect(sent).toContain('acme/app: chain stalled 2 times: no push of t1, t2');
+    expect(sent).toContain('acme/app: build of step-2 failed: https://ci/9');
+    expect(sent.some((text) => /chain complete/.test(text))).toBe(false);
+    expect(t.logs.entries().filter((line) => /overflowed/.test(String(line.msg)))).toEqual([
+      expect.objectContaining({ dropped: 1, folded: 1 }),
+    ]);
+  });
+
   it('sends a given-up that comes while chain-complete messages wait before them', async () => {
     const t = setUp();
     t.answer(200, 10);
