@@ -7,8 +7,8 @@ export interface NotifyReceiver {
   url: string;
   /** the JSON bodies received and accepted, in order */
   received: { text?: unknown }[];
-  /** every request, with the status it was answered */
-  requests: { path: string; contentType: string | undefined; status: number }[];
+  /** every request, with the status it was answered and when it came (Date.now) */
+  requests: { path: string; contentType: string | undefined; status: number; at: number }[];
   close(): Promise<void>;
 }
 
@@ -29,7 +29,12 @@ export async function startNotifyReceiver(
           : requests.length < failFirst
             ? 503
             : 200;
-      requests.push({ path: req.url ?? '', contentType: req.headers['content-type'], status });
+      requests.push({
+        path: req.url ?? '',
+        contentType: req.headers['content-type'],
+        status,
+        at: Date.now(),
+      });
       if (status === 200) {
         received.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as { text?: unknown });
       }

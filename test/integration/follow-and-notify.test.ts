@@ -317,6 +317,11 @@ describe('notifications', () => {
       await t.post('init');
       await eventually(() => receiver.received.length === 1, 'the notification, after two 503s');
       expect(receiver.requests.map((request) => request.status)).toEqual([503, 503, 200]);
+      // TRIGGER_RETRY_INITIAL is 0.01 s: the retries still wait for the second between POSTs
+      // (measured where they arrive, which a connection set up first can make a little shorter).
+      const gaps = receiver.requests.slice(1).map((r, i) => r.at - (receiver.requests[i]?.at ?? 0));
+      for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(950);
+      for (const gap of gaps) expect(gap).toBeLessThan(2000);
       const retries = t.logs
         .entries()
         .filter((line) => line.unit === 'notify' && line.level === 40);

@@ -4,7 +4,7 @@ import type { ChainEvent, RetryPolicy } from '../types';
 import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
 import { maskUrl } from '../builds/mask-url';
 import { redact } from '../builds/redact';
-import { describeEvent } from './describe-event';
+import { describeEvent, describeFolded, type FoldedEvents } from './describe-event';
 
 /** What can be notified, by the names NOTIFY_ON takes. */
 export const notifyEvents = ['given-up', 'build-failed', 'stalled', 'chain-complete'] as const;
@@ -44,6 +44,8 @@ export interface Notifier {
   notify(event: ChainEvent): void;
   /** the last ten notifications delivered, newest last */
   recent(): SentNotification[];
+  /** how many messages wait to be sent; never more than notifyQueueBound */
+  waiting(): number;
   /** Stops retrying and waits for the request under way. */
   close(): Promise<void>;
 }
@@ -51,10 +53,27 @@ export interface Notifier {
 const kept = 10;
 // Keys are remembered for this many events: far more than any chain repeats.
 const remembered = 1000;
+/** Messages that may wait to be sent; each can stand for many events of one kind. */
+export const notifyQueueBound = 30;
+/** A waiting message takes in the events of its kind told this long after its first. */
+export const notifyFoldWindow = 60_000;
+/** The least time between two POSTs: Slack takes about one message a second per webhook. */
+export const notifySpacing = 1000;
+// A folded message lists this many tags by name and counts the rest.
+const listed = 10;
+
+interface Waiting extends FoldedEvents {
+  /** when its first event was told */
+  firstAt: number;
+  /** the line of its first event, sent as it is while it stands for one event */
+  text: string;
+}
 
 /**
  * Posts `{"text": ...}` to an incoming webhook (Slack, Mattermost, Discord's `/slack`, Teams
- * workflows), one at a time in order, retried like a trigger. A failure is logged, never thrown.
+ * workflows), one at a time and at most one a second, retried like a trigger. Events of one
+ * kind fold into one waiting message; the important kinds go first, and only `chain-complete`
+ * is ever dropped. A failure is logged, never thrown.
  */
 export function createNotifier(deps: NotifierDeps): Notifier {
   const { log, retry } = deps;
@@ -64,13 +83,17 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   const secrets = [...deps.secrets, ...(masked?.secrets ?? [])];
   const seen = new Set<string>();
   const sent: SentNotification[] = [];
+  const waiting: Waiting[] = [];
+  const overflow = { dropped: 0, folded: 0 };
   const shutdown = new AbortController();
-  let tail: Promise<void> = Promise.resolve();
+  let lastPost = -Infinity;
+  let pumping = false;
+  let running: Promise<void> = Promise.resolve();
 
   const postOnce = async (
     url: string,
     text: string,
-  ): Promise<{ status?: number; error?: string }> => {
+  ): Promise<{ status?: number; error?: string; asked?: number }> => {
     try {
       const response = await request(url, {
         method: 'POST',
@@ -82,16 +105,36 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         signal: shutdown.signal,
       });
       await response.body.dump();
-      return { status: response.statusCode };
+      const asked =
+        response.statusCode === 429
+          ? askedWait(response.headers['retry-after'], deps.now())
+          : undefined;
+      return { status: response.statusCode, ...(asked === undefined ? {} : { asked }) };
     } catch (err) {
       return { error: redact(err instanceof Error ? err.message : 'request failed', secrets) };
     }
   };
 
+  // Waits until a POST may go out, one at most every notifySpacing; false on shutdown.
+  const waitTurn = async (): Promise<boolean> => {
+    const gap = lastPost + notifySpacing - deps.now();
+    if (gap > 0) {
+      try {
+        await sleep(gap, shutdown.signal);
+      } catch {
+        return false;
+      }
+    }
+    return !shutdown.signal.aborted;
+  };
+
   const deliver = async (url: string, where: string, event: NotifyEvent, text: string) => {
-    const started = deps.now();
+    let started: number | undefined;
     for (let attempt = 1; ; attempt++) {
-      const answer = await postOnce(url, text);
+      if (!(await waitTurn())) return;
+      lastPost = deps.now();
+      started ??= lastPost;
+      const answer = await postOnce(url, escapeText(text));
       if (shutdown.signal.aborted) return;
       const fields = { event, attempt, notify: where, status: answer.status };
       if (answer.status !== undefined && answer.status >= 200 && answer.status < 300) {
@@ -108,7 +151,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
         log.error(fields, `notification of ${event} refused, not retried: ${where} ${reason}`);
         return;
       }
-      const wait = nextRetryWait(attempt, started, retry, deps.now, random);
+      const wait = nextRetryWait(attempt, started, retry, deps.now, random, answer.asked);
       if (wait === undefined) {
         log.error(
           fields,
@@ -128,23 +171,123 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     }
   };
 
+  const reportOverflow = () => {
+    if (overflow.dropped === 0 && overflow.folded === 0) return;
+    log.warn(
+      { dropped: overflow.dropped, folded: overflow.folded, bound: notifyQueueBound },
+      `notifications overflowed the queue of ${notifyQueueBound} messages: ` +
+        `${overflow.dropped} chain-complete event(s) dropped, ` +
+        `${overflow.folded} event(s) folded into waiting messages`,
+    );
+    overflow.dropped = 0;
+    overflow.folded = 0;
+  };
+
+  const pump = async (url: string, where: string) => {
+    // The turn is awaited before a message is chosen: meanwhile, new events fold into the
+    // waiting ones, and an important one that comes goes first.
+    while (waiting.length > 0 && (await waitTurn())) {
+      const important = waiting.findIndex((message) => message.event !== 'chain-complete');
+      const [message] = waiting.splice(Math.max(0, important), 1);
+      if (message === undefined) break;
+      if (waiting.length === 0) reportOverflow();
+      const text = redact(
+        message.count === 1 ? message.text : describeFolded(deps.repository, message),
+        secrets,
+      );
+      await deliver(url, where, message.event, text);
+    }
+    // Set in the same turn as the last look at the queue: a later event starts a new pump.
+    pumping = false;
+  };
+
+  const enqueue = (event: NotifyEvent, name: string, text: string) => {
+    const now = deps.now();
+    const single: Waiting = { event, count: 1, names: [name], unlisted: false, firstAt: now, text };
+    const newest = waiting.findLast((message) => message.event === event);
+    if (newest !== undefined && now - newest.firstAt < notifyFoldWindow) {
+      fold(newest, single);
+      return;
+    }
+    if (waiting.length < notifyQueueBound) {
+      waiting.push(single);
+      return;
+    }
+    if (newest !== undefined) {
+      fold(newest, single);
+      overflow.folded += 1;
+      return;
+    }
+    if (event === 'chain-complete') {
+      overflow.dropped += 1;
+      return;
+    }
+    const cheap = waiting.findIndex((message) => message.event === 'chain-complete');
+    if (cheap >= 0) {
+      overflow.dropped += waiting[cheap]?.count ?? 0;
+      waiting.splice(cheap, 1);
+    } else {
+      // Every waiting message is of an important kind, and there are more of them than
+      // kinds: two are of one kind, and the later one joins the earlier one.
+      const later = waiting.findIndex((message, index) =>
+        waiting.slice(0, index).some((earlier) => earlier.event === message.event),
+      );
+      const message = waiting[later] as Waiting;
+      fold(waiting.find((earlier) => earlier.event === message.event) as Waiting, message);
+      overflow.folded += message.count;
+      waiting.splice(later, 1);
+    }
+    waiting.push(single);
+  };
+
   return {
     notify(happened) {
       if (deps.url === undefined || masked === undefined) return;
-      const { event, key, text } = describeEvent(deps.repository, happened);
+      const { event, key, name, text } = describeEvent(deps.repository, happened);
       if (!deps.events.includes(event) || shutdown.signal.aborted || seen.has(key)) return;
       seen.add(key);
       if (seen.size > remembered) seen.delete(seen.values().next().value as string);
-      const url = deps.url;
-      const clean = redact(text, secrets);
-      tail = tail.then(() => deliver(url, masked.shown, event, clean));
+      enqueue(event, name, text);
+      if (pumping) return;
+      pumping = true;
+      running = pump(deps.url, masked.shown);
     },
     recent: () => [...sent],
+    waiting: () => waiting.length,
     async close() {
       shutdown.abort();
-      await tail;
+      await running;
+      waiting.length = 0;
+      reportOverflow();
     },
   };
+}
+
+/** Adds the events of `from` to `into`, its list of names kept short. */
+function fold(into: Waiting, from: FoldedEvents): void {
+  into.count += from.count;
+  const names = [...into.names];
+  for (const name of from.names) {
+    if (names.includes(name)) continue;
+    if (names.length < listed) names.push(name);
+    else into.unlisted = true;
+  }
+  into.names = names;
+  into.unlisted ||= from.unlisted;
+}
+
+/** Slack's escaping of message text: its markup (`<!channel>`, `<url|label>`) then stays text. */
+function escapeText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** The wait a 429's Retry-After names, in ms: seconds, or a date. */
+function askedWait(header: string | string[] | undefined, now: number): number | undefined {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (value === undefined || value === '') return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /**
