@@ -1,4 +1,6 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { readRetryAfter } from '../http/read-retry-after';
+import { sendRequest } from '../http/send-request';
 import type { Logger } from '../process/create-logger';
 import type { ChainEvent, RetryPolicy } from '../types';
 import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
@@ -18,6 +20,9 @@ export interface SentNotification {
   event: NotifyEvent;
   text: string;
 }
+
+/** A receiver answers `ok` or a short error: nothing more of it is read. */
+const receiverAnswerLimit = 16 * 1024;
 
 export interface NotifierDeps {
   /** user/repo, named in each notification */
@@ -95,21 +100,19 @@ export function createNotifier(deps: NotifierDeps): Notifier {
     text: string,
   ): Promise<{ status?: number; error?: string; asked?: number }> => {
     try {
-      const response = await request(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ text }),
-        dispatcher: deps.dispatcher,
-        headersTimeout: retry.timeout,
-        bodyTimeout: retry.timeout,
-        signal: shutdown.signal,
-      });
-      await response.body.dump();
+      const response = await sendRequest(
+        url,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ text }),
+          dispatcher: deps.dispatcher,
+        },
+        { deadline: retry.timeout, maxBytes: receiverAnswerLimit, signal: shutdown.signal },
+      );
       const asked =
-        response.statusCode === 429
-          ? askedWait(response.headers['retry-after'], deps.now())
-          : undefined;
-      return { status: response.statusCode, ...(asked === undefined ? {} : { asked }) };
+        response.status === 429 ? readRetryAfter(response.headers, deps.now()) : undefined;
+      return { status: response.status, ...(asked === undefined ? {} : { asked }) };
     } catch (err) {
       return { error: redact(err instanceof Error ? err.message : 'request failed', secrets) };
     }
@@ -279,15 +282,6 @@ function fold(into: Waiting, from: FoldedEvents): void {
 /** Slack's escaping of message text: its markup (`<!channel>`, `<url|label>`) then stays text. */
 function escapeText(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-/** The wait a 429's Retry-After names, in ms: seconds, or a date. */
-function askedWait(header: string | string[] | undefined, now: number): number | undefined {
-  const value = (Array.isArray(header) ? header[0] : header)?.trim();
-  if (value === undefined || value === '') return undefined;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /**

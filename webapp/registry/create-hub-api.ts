@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
+import type { IncomingHttpHeaders } from 'node:http';
+import { readRetryAfter } from '../http/read-retry-after';
 import { formatBytes, RequestError, sendRequest } from '../http/send-request';
 import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
 
@@ -340,19 +342,13 @@ function toTag(tag: z.infer<typeof tagSchema>): RegistryTag {
   };
 }
 
-/** How long Docker Hub asks to wait, in ms: Retry-After (seconds or a date), else X-RateLimit-Reset. */
-function retryAfter(headers: Record<string, unknown>, now: number): number | undefined {
-  const header = (name: string): string | undefined => {
-    const value = headers[name];
-    return typeof value === 'string' ? value.trim() : undefined;
-  };
-  const after = header('retry-after');
-  if (after !== undefined && /^\d+$/.test(after)) return Number(after) * 1000;
-  if (after !== undefined && !Number.isNaN(Date.parse(after))) {
-    return Math.max(0, Date.parse(after) - now);
-  }
-  const reset = header('x-ratelimit-reset');
-  if (reset !== undefined && /^\d+$/.test(reset)) return Math.max(0, Number(reset) * 1000 - now);
+/** How long Docker Hub asks to wait, in ms: Retry-After, else X-RateLimit-Reset (epoch seconds). */
+function retryAfter(headers: IncomingHttpHeaders, now: number): number | undefined {
+  const asked = readRetryAfter(headers, now);
+  if (asked !== undefined) return asked;
+  const reset = headers['x-ratelimit-reset'];
+  const value = typeof reset === 'string' ? reset.trim() : undefined;
+  if (value !== undefined && /^\d+$/.test(value)) return Math.max(0, Number(value) * 1000 - now);
   return undefined;
 }
 

@@ -1,4 +1,4 @@
-import { MockAgent } from 'undici';
+import { Agent, MockAgent } from 'undici';
 import { ConfigError, loadConfig } from '../../../webapp/config';
 import {
   createNotifier,
@@ -7,6 +7,7 @@ import {
 } from '../../../webapp/notify/create-notifier';
 import { buildTestApp, delivery, flush } from '../../helpers/app';
 import { eventually, eventuallyRead } from '../../helpers/eventually';
+import { startHostileServer } from '../../helpers/hostile-server';
 import { captureLogs } from '../../helpers/logs';
 
 const origin = 'https://hooks.slack.com';
@@ -489,5 +490,36 @@ describe('the chain notifies', () => {
     ]);
     expect(JSON.stringify(status)).not.toContain('slackSecretKey');
     await t.web.close();
+  });
+});
+
+describe('createNotifier against a receiver whose answer trickles in', () => {
+  it('ends each POST within its timeout, so the next event is not held behind it', async () => {
+    const receiver = await startHostileServer({ kind: 'trickle', status: 200, every: 100 });
+    const dispatcher = new Agent();
+    const logs = captureLogs('web');
+    const notifier = createNotifier({
+      url: `${receiver.url}/hook/secretPart`,
+      events: ['given-up', 'stalled'],
+      repository: 'acme/app',
+      log: logs.log,
+      retry: { initialDelay: 10, maxDelay: 10, giveUpAfter: 60_000, timeout: 500 },
+      dispatcher,
+      secrets: [],
+      now: () => Date.now(),
+    });
+    try {
+      const started = Date.now();
+      notifier.notify({ kind: 'given-up', tag: 'a', at: started, reason: 'refused' });
+      await eventually(() => receiver.requests.length >= 1, 'the first POST');
+      notifier.notify({ kind: 'stalled', tag: 'b', since: started });
+      await eventually(() => receiver.requests.length >= 2, 'the second POST', 5000);
+      // the first answer's 500 ms, the one-a-second pacing, and a second for a busy machine
+      expect(Date.now() - started).toBeLessThan(500 + notifySpacing + 1500);
+    } finally {
+      await notifier.close();
+      await dispatcher.destroy();
+      await receiver.close();
+    }
   });
 });
