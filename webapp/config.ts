@@ -161,7 +161,7 @@ export const settings = {
     fromEnv: asNumber,
     schema: seconds(0, 86400),
   }),
-  /** TRIGGER_TIMEOUT: seconds one attempt may take to connect, and then to answer */
+  /** TRIGGER_TIMEOUT: seconds one request to another service may take, first byte sent to last byte read */
   triggerTimeout: setting({
     env: 'TRIGGER_TIMEOUT',
     default: 10,
