@@ -2,13 +2,13 @@ import { resolve } from 'node:path';
 import { prepareTriggers } from './builds/prepare-triggers';
 import { createDispatcher } from './builds/trigger-tag';
 import { createSchedule } from './clock/create-schedule';
-import { appVersion } from './process/app-info';
-import { createLogger } from './process/create-logger';
-import { describeDeployment } from './process/describe-deployment';
+import { appVersion } from './deployment/app-info';
+import { createLogger } from './logging/create-logger';
+import { describeDeployment } from './deployment/describe-deployment';
 import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
-import { realTimers } from './process/timers';
-import { checkJournalPath } from './web/check-journal-path';
-import { createJournal } from './web/create-journal';
+import { realTimers } from './timing/timers';
+import { checkJournalPath } from './chain/check-journal-path';
+import { createJournal } from './chain/create-journal';
 import { createWebApp } from './web/create-web-app';
 
 /** The web process: the webhook that propagates each push to the next tag. */

@@ -1,8 +1,8 @@
 import { prepareTriggers } from './builds/prepare-triggers';
 import { createDispatcher } from './builds/trigger-tag';
 import { startClock } from './clock/start-clock';
-import { createLogger } from './process/create-logger';
-import { describeDeployment } from './process/describe-deployment';
+import { createLogger } from './logging/create-logger';
+import { describeDeployment } from './deployment/describe-deployment';
 import { createNotifier } from './notify/create-notifier';
 import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
 

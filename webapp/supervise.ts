@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createLogger } from './process/create-logger';
+import { createLogger } from './logging/create-logger';
 import { loadConfigOrExit } from './process/lifecycle';
 import { supervise } from './process/supervise';
 

@@ -10,9 +10,9 @@ import { Writable } from 'node:stream';
 import { MockAgent } from 'undici';
 import { createTarget } from '../../webapp/builds/targets/create-target';
 import { loadConfig } from '../../webapp/config';
-import { appDir } from '../../webapp/process/app-info';
-import { createLogger } from '../../webapp/process/create-logger';
-import { realTimers } from '../../webapp/process/timers';
+import { appDir } from '../../webapp/deployment/app-info';
+import { createLogger } from '../../webapp/logging/create-logger';
+import { realTimers } from '../../webapp/timing/timers';
 import { buildPushPayload } from '../../webapp/simulation/build-push-payload';
 import {
   freePort,
@@ -20,7 +20,7 @@ import {
   runProcfileCommand,
 } from '../../webapp/simulation/run-procfile';
 import { startFakeHub } from '../../webapp/simulation/start-fake-hub';
-import type { Journal } from '../../webapp/web/create-journal';
+import type { Journal } from '../../webapp/chain/create-journal';
 import { createWebApp } from '../../webapp/web/create-web-app';
 import { processesWith } from '../helpers/procfile';
 

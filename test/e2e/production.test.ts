@@ -10,7 +10,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { appDir } from '../../webapp/process/app-info';
+import { appDir } from '../../webapp/deployment/app-info';
 import { waitForReady } from '../../webapp/simulation/start-local-dyno';
 import {
   freePort,

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { appDir } from '../../webapp/process/app-info';
+import { appDir } from '../../webapp/deployment/app-info';
 import { startNotifyReceiver } from '../helpers/notify-receiver';
 
 /** `npm run simulate` as a user runs it, with their config in the environment. */

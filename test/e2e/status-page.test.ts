@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { appDir } from '../../webapp/process/app-info';
+import { appDir } from '../../webapp/deployment/app-info';
 import { buildTestApp, delivery, flush } from '../helpers/app';
 import { launchBrowser, type Browser } from '../helpers/browser';
 

@@ -3,7 +3,7 @@ import { createTarget } from '../../webapp/builds/targets/create-target';
 import { loadConfig } from '../../webapp/config';
 import { buildPushPayload } from '../../webapp/simulation/build-push-payload';
 import type { TriggerOutcome } from '../../webapp/types';
-import type { Journal, PendingTrigger } from '../../webapp/web/create-journal';
+import type { Journal, PendingTrigger } from '../../webapp/chain/create-journal';
 import { createWebApp } from '../../webapp/web/create-web-app';
 import { captureLogs } from './logs';
 import { ManualTimers } from './timers';

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../webapp/process/create-logger';
+import { createLogger, type Logger } from '../../webapp/logging/create-logger';
 
 export interface CapturedLogs {
   log: Logger;

@@ -1,7 +1,7 @@
 import { prepareTriggers } from '../../webapp/builds/prepare-triggers';
 import { createDispatcher } from '../../webapp/builds/trigger-tag';
 import { loadConfig } from '../../webapp/config';
-import { realTimers } from '../../webapp/process/timers';
+import { realTimers } from '../../webapp/timing/timers';
 import { createWebApp } from '../../webapp/web/create-web-app';
 import { delivery, memoryJournal } from '../helpers/app';
 import { eventually, eventuallyRead } from '../helpers/eventually';

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { envDefaults, envNames } from '../../webapp/config';
-import { appDir } from '../../webapp/process/app-info';
+import { appDir } from '../../webapp/deployment/app-info';
 
 const read = (file: string) => readFileSync(join(appDir(), file), 'utf8');
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { appDir } from '../../webapp/process/app-info';
+import { appDir } from '../../webapp/deployment/app-info';
 
 const root = appDir();
 
@@ -53,6 +53,17 @@ describe('the layout of webapp/', () => {
       expect(loaded.filter((file) => /^webapp\/(simulation|bin)\//.test(file))).toEqual([]);
     },
   );
+
+  it('keeps the chain free of the web, the registry, the clock and the builds', () => {
+    const chain = [...graph].filter(([file]) => file.startsWith('webapp/chain/'));
+    expect(chain.length).toBeGreaterThan(0);
+    const outward = chain.flatMap(([file, targets]) =>
+      targets
+        .filter((target) => /^webapp\/(web|registry|clock|builds)\//.test(target))
+        .map((target) => `${file} -> ${target}`),
+    );
+    expect(outward).toEqual([]);
+  });
 
   it('keeps types.ts free of imports from the app', () => {
     expect(graph.get('webapp/types.ts')).toEqual([]);

@@ -1,7 +1,7 @@
 import { describeRequest } from '../builds/describe-request';
 import { prepareTriggers } from '../builds/prepare-triggers';
 import { createTarget } from '../builds/targets/create-target';
-import { createLogger } from '../process/create-logger';
+import { createLogger } from '../logging/create-logger';
 import { loadConfigOrExit } from '../process/lifecycle';
 
 const usage = `usage: npm run trigger -- [--dry-run] [tag]

@@ -1,6 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { formatBytes, sendRequest } from '../http/send-request';
-import type { Logger } from '../process/create-logger';
+import type { Logger } from '../logging/create-logger';
 import type { BuildRun, BuildState, Timers } from '../types';
 import { redact } from './redact';
 import { hasEnded, type BuildTarget } from './targets/build-target';

@@ -1,5 +1,5 @@
 import type { Config } from '../config';
-import type { Logger } from '../process/create-logger';
+import type { Logger } from '../logging/create-logger';
 import type { TriggerBuild } from '../types';
 import type { BuildTarget } from './targets/build-target';
 import { createTarget } from './targets/create-target';

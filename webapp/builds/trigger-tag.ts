@@ -1,7 +1,7 @@
 import { Agent, type Dispatcher } from 'undici';
 import { sendRequest } from '../http/send-request';
-import type { Logger } from '../process/create-logger';
-import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
+import type { Logger } from '../logging/create-logger';
+import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
 import type { RetryPolicy, TriggerOutcome } from '../types';
 import { redact } from './redact';
 import { buildMethod, type BuildTarget, type Refusal } from './targets/build-target';

@@ -1,5 +1,5 @@
 import type { Cron } from 'croner';
-import type { Logger } from '../process/create-logger';
+import type { Logger } from '../logging/create-logger';
 import type { ChainEvent, ScheduleSpec, TriggerBuild } from '../types';
 import { createSchedule } from './create-schedule';
 

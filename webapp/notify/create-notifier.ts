@@ -1,9 +1,9 @@
 import type { Dispatcher } from 'undici';
 import { readRetryAfter } from '../http/read-retry-after';
 import { sendRequest } from '../http/send-request';
-import type { Logger } from '../process/create-logger';
+import type { Logger } from '../logging/create-logger';
 import type { ChainEvent, RetryPolicy } from '../types';
-import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
+import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
 import { maskUrl } from '../builds/mask-url';
 import { redact } from '../builds/redact';
 import { describeEvent, describeFolded, type FoldedEvents } from './describe-event';

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, type Config } from '../config';
-import type { Logger } from './create-logger';
+import type { Logger } from '../logging/create-logger';
 import { supervisorPidVariable, supervisorPortVariable } from './supervise';
 
 /**

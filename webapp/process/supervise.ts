@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Logger } from './create-logger';
+import type { Logger } from '../logging/create-logger';
 import { judgeStopSignal } from './judge-stop-signal';
 
 /** Set by the supervisor for the processes under it: its pid, which they watch. */

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { IncomingHttpHeaders } from 'node:http';
 import { readRetryAfter } from '../http/read-retry-after';
 import { formatBytes, RequestError, sendRequest } from '../http/send-request';
-import { nextRetryWait, sleepUnlessAborted } from '../process/next-retry-wait';
+import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
 
 /** One tag as Docker Hub shows it. */
 export interface RegistryTag {

@@ -1,8 +1,8 @@
-import type { Logger } from '../process/create-logger';
+import type { Logger } from '../logging/create-logger';
 import type { Timers } from '../types';
-import type { ChainKnowledge } from '../web/create-propagator';
+import type { ChainKnowledge } from '../chain/create-propagator';
 import { HubApiError, type HubApi } from './create-hub-api';
-import { planReconciliation, type ReconcileDecision } from './plan-reconciliation';
+import { planReconciliation, type ReconcileDecision } from '../chain/plan-reconciliation';
 
 /** Only pushes this recent count: a first deployment on an old repository builds nothing. */
 const window = 24 * 3600 * 1000;

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
-import { appDir } from '../process/app-info';
+import { appDir } from '../deployment/app-info';
 
 /** The command of a process type in the app's Procfile, as Heroku reads it. */
 export function procfileCommand(type = 'web', file = 'Procfile'): string {

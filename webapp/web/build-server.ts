@@ -6,10 +6,10 @@ import Fastify, {
   type HookHandlerDoneFunction,
 } from 'fastify';
 import type { Config } from '../config';
-import type { Logger } from '../process/create-logger';
+import type { Logger } from '../logging/create-logger';
 import { judgeCredentials, type Verdict } from './check-credentials';
 import { createPageGuard } from './create-page-guard';
-import type { Decision, Propagator } from './create-propagator';
+import type { Decision, Propagator } from '../chain/create-propagator';
 import { createDeliveryParser } from './parse-delivery';
 import { renderStatusPage, type StatusView } from './render-status-page';
 import { parseForm } from './parse-form';

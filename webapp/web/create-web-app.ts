@@ -4,16 +4,16 @@ import { createBuildWatcher, type BuildStatus } from '../builds/create-build-wat
 import type { BuildTarget } from '../builds/targets/build-target';
 import { createSchedule } from '../clock/create-schedule';
 import { longestPropagationDelay, type Config } from '../config';
-import type { Logger } from '../process/create-logger';
-import { startPolling } from '../process/start-polling';
+import type { Logger } from '../logging/create-logger';
+import { startPolling } from '../timing/start-polling';
 import { createHubApi } from '../registry/create-hub-api';
 import { createReconciler } from '../registry/create-reconciler';
 import { createNotifier } from '../notify/create-notifier';
 import { createUpstreamWatcher } from '../registry/create-upstream-watcher';
 import type { Timers, TriggerBuild, TriggerOutcome } from '../types';
 import { buildServer } from './build-server';
-import type { Journal } from './create-journal';
-import { createPropagator, type Propagator } from './create-propagator';
+import type { Journal } from '../chain/create-journal';
+import { createPropagator, type Propagator } from '../chain/create-propagator';
 
 /** ms: the longest one read of Docker Hub's API is retried */
 const registryGiveUp = 30_000;

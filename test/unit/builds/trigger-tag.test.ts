@@ -2,7 +2,7 @@ import { Agent, MockAgent } from 'undici';
 import { loadConfig } from '../../../webapp/config';
 import { createTarget } from '../../../webapp/builds/targets/create-target';
 import { triggerTag } from '../../../webapp/builds/trigger-tag';
-import { backoffDelay } from '../../../webapp/process/next-retry-wait';
+import { backoffDelay } from '../../../webapp/timing/next-retry-wait';
 import type { RetryPolicy } from '../../../webapp/types';
 import { startHostileServer } from '../../helpers/hostile-server';
 import { captureLogs } from '../../helpers/logs';

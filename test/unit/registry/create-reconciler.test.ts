@@ -1,7 +1,7 @@
 import type { RegistryTag, SkippedTag } from '../../../webapp/registry/create-hub-api';
 import { HubApiError } from '../../../webapp/registry/create-hub-api';
 import { createReconciler } from '../../../webapp/registry/create-reconciler';
-import type { ChainKnowledge } from '../../../webapp/web/create-propagator';
+import type { ChainKnowledge } from '../../../webapp/chain/create-propagator';
 import { captureLogs } from '../../helpers/logs';
 import { ManualTimers } from '../../helpers/timers';
 

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import type { Logger } from '../process/create-logger';
+import type { Logger } from '../logging/create-logger';
 
 /** A trigger that is owed: `tag` is built at `dueAt` (ms since the epoch). */
 export interface PendingTrigger {

@@ -1,4 +1,4 @@
-import { realTimers } from '../../../webapp/process/timers';
+import { realTimers } from '../../../webapp/timing/timers';
 
 describe('the real timers', () => {
   afterEach(() => jest.useRealTimers());

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkJournalPath } from '../../../webapp/web/check-journal-path';
+import { checkJournalPath } from '../../../webapp/chain/check-journal-path';
 
 describe('checkJournalPath', () => {
   const dir = () => mkdtempSync(join(tmpdir(), 'dtp-journal-path-'));

@@ -1,4 +1,4 @@
-import type { Logger } from '../process/create-logger';
+import type { Logger } from '../logging/create-logger';
 import type { ChainEvent, Timers, TriggerOutcome } from '../types';
 import type { Journal, PendingTrigger } from './create-journal';
 

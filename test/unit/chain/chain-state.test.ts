@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createJournal } from '../../../webapp/web/create-journal';
+import { createJournal } from '../../../webapp/chain/create-journal';
 import { buildTestApp, delivery, flush, memoryJournal } from '../../helpers/app';
 import { captureLogs } from '../../helpers/logs';
 

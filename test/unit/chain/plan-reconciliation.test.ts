@@ -2,7 +2,7 @@ import {
   planReconciliation,
   type ChainView,
   type ReconcileDecision,
-} from '../../../webapp/registry/plan-reconciliation';
+} from '../../../webapp/chain/plan-reconciliation';
 
 const S = 1000;
 const MIN = 60 * S;
