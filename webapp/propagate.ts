@@ -1,14 +1,8 @@
 import { resolve } from 'node:path';
-import { prepareTriggers } from './builds/prepare-triggers';
-import { createDispatcher } from './builds/trigger-tag';
-import { createSchedule } from './clock/create-schedule';
-import { appVersion } from './deployment/app-info';
 import { createLogger } from './logging/create-logger';
-import { describeDeployment } from './deployment/describe-deployment';
+import { announceStart } from './deployment/announce-start';
 import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
-import { realTimers } from './timing/timers';
 import { checkJournalPath } from './chain/check-journal-path';
-import { createJournal } from './chain/create-journal';
 import { createWebApp } from './web/create-web-app';
 
 /** The web process: the webhook that propagates each push to the next tag. */
@@ -29,28 +23,12 @@ async function main(): Promise<void> {
     process.stderr.write(`web: invalid configuration:\n  - STATE_FILE: ${unusable}\n`);
     process.exit(1);
   }
-  const triggers = prepareTriggers(config, log);
-  const registryPool = createDispatcher(config.retry.timeout);
-  const app = createWebApp({
-    config,
-    log,
-    trigger: triggers.trigger,
-    target: triggers.target,
-    timers: realTimers,
-    journal: createJournal(journalPath, log.child({ unit: 'journal' })),
-    dispatcher: registryPool,
-    version: appVersion(),
-  });
-  const kickoffs = createSchedule(config.schedule, config.timezone);
-  const started = describeDeployment(config, triggers.where, kickoffs.nextRun());
-  kickoffs.stop();
-  log.info(started.fields, `web started: ${started.text}`);
+  const app = createWebApp(config, log);
+  announceStart(log, 'web', config, app.where, app.nextKickoff());
   stopOnSignals(
     log,
     async (reason) => {
       await app.close();
-      await triggers.close();
-      await registryPool.close();
       const kept = app.propagator.status().pending.map((entry) => entry.tag);
       log.info(
         { reason, kept },

@@ -1,8 +1,8 @@
 import { prepareTriggers } from './builds/prepare-triggers';
-import { createDispatcher } from './builds/trigger-tag';
+import { createPool } from './http/create-pool';
 import { startClock } from './clock/start-clock';
 import { createLogger } from './logging/create-logger';
-import { describeDeployment } from './deployment/describe-deployment';
+import { announceStart } from './deployment/announce-start';
 import { createNotifier } from './notify/create-notifier';
 import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
 
@@ -16,7 +16,7 @@ function main(): void {
   }
   for (const notice of config.notices) log.warn(notice);
   const triggers = prepareTriggers(config, log);
-  const notifyPool = createDispatcher(config.retry.timeout);
+  const notifyPool = createPool(config.retry.timeout);
   const notifier = createNotifier({
     url: config.notify.url,
     events: config.notify.events,
@@ -37,8 +37,7 @@ function main(): void {
     trigger: (tag) => triggers.trigger(tag, shutdown.signal),
     onEvent: (event) => notifier.notify(event),
   });
-  const started = describeDeployment(config, triggers.where, job.nextRun());
-  log.info(started.fields, `clock started: ${started.text}`);
+  announceStart(log, 'clock', config, triggers.where, job.nextRun());
   // Under foreman, a process that ends ends the dyno: stay up even when no kick-off is left.
   const keepAlive = setInterval(() => undefined, 2 ** 30);
   stopOnSignals(

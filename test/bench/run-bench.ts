@@ -8,7 +8,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { MockAgent } from 'undici';
-import { createTarget } from '../../webapp/builds/targets/create-target';
 import { loadConfig } from '../../webapp/config';
 import { appDir } from '../../webapp/deployment/app-info';
 import { createLogger } from '../../webapp/logging/create-logger';
@@ -290,11 +289,8 @@ async function startBenchApp() {
     load: () => [],
     save: (pending) => void saved.splice(0, saved.length, ...pending),
   };
-  const web = createWebApp({
-    config,
-    log,
+  const web = createWebApp(config, log, {
     trigger: async () => ({ ok: true, dryRun: true, attempts: 0 }),
-    target: createTarget(config.target, config),
     timers: realTimers,
     journal,
     dispatcher: new MockAgent(),

@@ -99,8 +99,6 @@ describe('the registry as the source of truth, end to end', () => {
         TAG_SEQUENCE: 'a,b,c',
         PROPAGATION_DELAY: '12',
         RECONCILE_INTERVAL: '1',
-        // a read of the API retries within a look: at most a second apart here
-        TRIGGER_RETRY_MAX: '1',
         RUN_ID: run,
       },
       { hub: { neverBuild: ['b'] } },
@@ -118,7 +116,7 @@ describe('the registry as the source of truth, end to end', () => {
     const upAt = Date.now();
     hub.registry.setFailure(undefined);
     await triggersReach(hub, 1, 10_000);
-    // the next attempt of a look (a second at most), and about a second for a busy machine
+    // the next look after the outage, and about a second for a busy machine
     expect((hub.triggers[0]?.at ?? 0) - upAt).toBeLessThanOrEqual(1000 + 1500);
     await deployed.web.waitFor(/fell due after this process started and was never sent/);
     const after = Date.now();

@@ -1,5 +1,4 @@
 import { MockAgent } from 'undici';
-import { createTarget } from '../../webapp/builds/targets/create-target';
 import { loadConfig } from '../../webapp/config';
 import { buildPushPayload } from '../../webapp/simulation/build-push-payload';
 import type { TriggerOutcome } from '../../webapp/types';
@@ -61,14 +60,11 @@ export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal
   const registry = new MockAgent();
   registry.disableNetConnect();
   let outcome: TriggerOutcome = { ok: true, dryRun: false, attempts: 1, status: 200 };
-  const web = createWebApp({
-    config,
-    log: logs.log,
+  const web = createWebApp(config, logs.log, {
     trigger: async (tag) => {
       triggered.push(tag);
       return outcome;
     },
-    target: createTarget(config.target, config),
     timers,
     journal,
     dispatcher: registry,

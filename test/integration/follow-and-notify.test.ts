@@ -1,7 +1,4 @@
-import { prepareTriggers } from '../../webapp/builds/prepare-triggers';
-import { createDispatcher } from '../../webapp/builds/trigger-tag';
 import { loadConfig } from '../../webapp/config';
-import { realTimers } from '../../webapp/timing/timers';
 import { createWebApp } from '../../webapp/web/create-web-app';
 import { delivery, memoryJournal } from '../helpers/app';
 import { eventually, eventuallyRead } from '../helpers/eventually';
@@ -33,18 +30,7 @@ async function startApp(
     ...env(hub),
   });
   const logs = captureLogs('web');
-  const triggers = prepareTriggers(config, logs.log);
-  const dispatcher = createDispatcher(config.retry.timeout);
-  const web = createWebApp({
-    config,
-    log: logs.log,
-    trigger: triggers.trigger,
-    target: triggers.target,
-    timers: realTimers,
-    journal: memoryJournal(),
-    dispatcher,
-    version: '9.9.9',
-  });
+  const web = createWebApp(config, logs.log, { journal: memoryJournal(), version: '9.9.9' });
   web.start();
   const post = (tag: string, pushedAt = 1764158400) =>
     web.server.inject({
@@ -56,8 +42,6 @@ async function startApp(
   const status = async () => (await web.server.inject('/status')).body;
   const close = async () => {
     await web.close();
-    await triggers.close();
-    await dispatcher.close();
     await hub.close();
     await receiver.close();
   };

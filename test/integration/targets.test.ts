@@ -1,7 +1,8 @@
 import { loadConfig } from '../../webapp/config';
 import { startTestHub, type FakeHub } from '../helpers/fake-hub';
 import { createTarget } from '../../webapp/builds/targets/create-target';
-import { createDispatcher, triggerTag } from '../../webapp/builds/trigger-tag';
+import { createPool } from '../../webapp/http/create-pool';
+import { triggerTag } from '../../webapp/builds/trigger-tag';
 import { captureLogs } from '../helpers/logs';
 
 const githubToken = 'ghp_fakeGitHubToken123';
@@ -10,7 +11,7 @@ const gitlabToken = 'glptt-fake/gitlab+token';
 async function triggerOn(env: Record<string, string>, tag = 'step-1') {
   const config = loadConfig(env);
   const logs = captureLogs();
-  const dispatcher = createDispatcher(2000);
+  const dispatcher = createPool(2000);
   try {
     const outcome = await triggerTag(tag, {
       target: createTarget(config.target, config),

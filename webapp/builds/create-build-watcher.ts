@@ -2,7 +2,7 @@ import type { Dispatcher } from 'undici';
 import { formatBytes, sendRequest } from '../http/send-request';
 import type { Logger } from '../logging/create-logger';
 import type { BuildRun, BuildState, Timers } from '../types';
-import { redact } from './redact';
+import { redact } from '../secrets/redact';
 import { hasEnded, type BuildTarget } from './targets/build-target';
 
 /** Reads in a row that fail before the app says that a run cannot be read. */

@@ -1,4 +1,4 @@
-import { redact } from './redact';
+import { redact } from '../secrets/redact';
 import { buildMethod, type BuildTarget } from './targets/build-target';
 
 /**

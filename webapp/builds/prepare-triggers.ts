@@ -3,7 +3,8 @@ import type { Logger } from '../logging/create-logger';
 import type { TriggerBuild } from '../types';
 import type { BuildTarget } from './targets/build-target';
 import { createTarget } from './targets/create-target';
-import { createDispatcher, triggerTag } from './trigger-tag';
+import { createPool } from '../http/create-pool';
+import { triggerTag } from './trigger-tag';
 
 export interface PreparedTriggers {
   trigger: TriggerBuild;
@@ -17,7 +18,7 @@ export interface PreparedTriggers {
 /** triggerTag wired to the configured target, with one connection pool for the process. */
 export function prepareTriggers(config: Config, log: Logger): PreparedTriggers {
   const target = createTarget(config.target, config);
-  const dispatcher = createDispatcher(config.retry.timeout);
+  const dispatcher = createPool(config.retry.timeout);
   const triggerLog = log.child({ unit: 'trigger' });
   return {
     trigger: (tag, signal) =>

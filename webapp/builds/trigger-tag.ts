@@ -1,9 +1,9 @@
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { sendRequest } from '../http/send-request';
 import type { Logger } from '../logging/create-logger';
 import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
 import type { RetryPolicy, TriggerOutcome } from '../types';
-import { redact } from './redact';
+import { redact } from '../secrets/redact';
 import { buildMethod, type BuildTarget, type Refusal } from './targets/build-target';
 
 export interface TriggerDeps {
@@ -17,11 +17,6 @@ export interface TriggerDeps {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   now?: () => number;
   random?: () => number;
-}
-
-/** The connection pool for triggers, with the connect timeout that a pool owns. */
-export function createDispatcher(timeout: number): Dispatcher {
-  return new Agent({ connect: { timeout }, keepAliveTimeout: 4000 });
 }
 
 /**

@@ -1,11 +1,15 @@
 import type { Logger } from '../logging/create-logger';
 import type { ChainEvent, Timers, TriggerOutcome } from '../types';
 import type { Journal, PendingTrigger } from './create-journal';
+import { givenUpEvent } from './kick-off';
 
 export type Decision =
   | { kind: 'queued'; next: string; dueAt: number }
   | { kind: 'duplicate'; next: string; dueAt?: number }
   | { kind: 'last'; duplicate: boolean };
+
+/** ms: a push time later than now by more than this is not a push (a wrong clock or record). */
+export const futureSlack = 60_000;
 
 export interface PropagatorDeps {
   tags: readonly string[];
@@ -117,12 +121,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     });
 
   const givenUp = (tag: string, outcome: TriggerOutcome) =>
-    deps.onEvent?.({
-      kind: 'given-up',
-      tag,
-      at: timers.now(),
-      reason: outcome.reason ?? 'trigger failed',
-    });
+    deps.onEvent?.(givenUpEvent(tag, outcome, timers.now()));
 
   const send = async (entry: Pending) => {
     const outcome = await attempt(entry.tag);
@@ -222,11 +221,15 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     accept(tag, pushedAt) {
       const position = positions.get(tag);
       if (position === undefined) throw new Error(`tag not in the sequence`);
-      const pushedMs =
+      const stated =
         pushedAt !== undefined && /^\d+$/.test(pushedAt) ? Number(pushedAt) * 1000 : undefined;
+      // A push in the future is not believed: the delivery counts as one without pushed_at.
+      const pushedMs =
+        stated !== undefined && stated <= timers.now() + futureSlack ? stated : undefined;
       const next = tags[position + 1];
       const repeated = isRepeat(tag, next, pushedMs);
-      pushed(tag, pushedMs ?? timers.now());
+      // A repeat says nothing new of when the tag was pushed: the push known stays the latest.
+      pushed(tag, repeated ? (knownPush.get(tag) ?? timers.now()) : (pushedMs ?? timers.now()));
       if (!repeated) satisfy(tag);
       if (next === undefined) {
         if (!repeated)

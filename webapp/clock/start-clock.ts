@@ -1,6 +1,7 @@
 import type { Cron } from 'croner';
 import type { Logger } from '../logging/create-logger';
 import type { ChainEvent, ScheduleSpec, TriggerBuild } from '../types';
+import { kickOff } from '../chain/kick-off';
 import { createSchedule } from './create-schedule';
 
 export interface ClockDeps {
@@ -18,20 +19,14 @@ export interface ClockDeps {
 export function startClock(deps: ClockDeps): Cron {
   const { log, firstTag } = deps;
   const job = createSchedule(deps.schedule, deps.timezone, async () => {
-    log.info({ tag: firstTag }, `kick-off: triggering ${firstTag}`);
-    try {
-      const outcome = await deps.trigger(firstTag);
-      if (!outcome.ok && !outcome.aborted) {
-        deps.onEvent?.({
-          kind: 'given-up',
-          tag: firstTag,
-          at: (deps.now ?? Date.now)(),
-          reason: outcome.reason ?? 'trigger failed',
-        });
-      }
-    } catch (err) {
-      log.error({ err, tag: firstTag }, 'kick-off failed');
-    }
+    await kickOff({
+      firstTag,
+      trigger: deps.trigger,
+      log,
+      why: 'kick-off:',
+      ...(deps.onEvent === undefined ? {} : { onEvent: deps.onEvent }),
+      now: deps.now ?? Date.now,
+    });
     logNext(job, log);
   });
   logNext(job, log);

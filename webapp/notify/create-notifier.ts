@@ -4,8 +4,8 @@ import { sendRequest } from '../http/send-request';
 import type { Logger } from '../logging/create-logger';
 import type { ChainEvent, RetryPolicy } from '../types';
 import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
-import { maskUrl } from '../builds/mask-url';
-import { redact } from '../builds/redact';
+import { maskUrl } from '../secrets/mask-url';
+import { redact } from '../secrets/redact';
 import { describeEvent, describeFolded, type FoldedEvents } from './describe-event';
 
 /** What can be notified, by the names NOTIFY_ON takes. */

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { IncomingHttpHeaders } from 'node:http';
 import { readRetryAfter } from '../http/read-retry-after';
+import { redact } from '../secrets/redact';
 import { formatBytes, RequestError, sendRequest } from '../http/send-request';
 import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
 
@@ -41,7 +42,7 @@ export interface HubApiDeps {
   timeout: number;
   /** aborts every request and wait (shutdown): the call fails with kind 'aborted' */
   signal?: AbortSignal;
-  /** ms: waits double from initialDelay up to maxDelay; no new attempt after giveUpAfter */
+  /** ms: waits double from initialDelay up to maxDelay; no new attempt after giveUpAfter (30 s at most) */
   retries: { initialDelay: number; maxDelay: number; giveUpAfter: number };
   log: Logger;
   /** most pages one listTags follows (default 20) */
@@ -77,6 +78,11 @@ export class HubApiError extends Error {
 const PAGE_SIZE = 100;
 /** A page of 100 tags is a few hundred KiB at most; anything much larger is not Docker Hub's. */
 export const pageLimit = 4 * 1024 * 1024;
+/**
+ * ms: the longest one call retries. A read that fails is read again at the next look: retrying it
+ * for as long as a trigger would only keep the outage unsaid.
+ */
+const longestRetry = 30_000;
 /** The login's and one tag's answers are a few KiB. */
 const smallAnswerLimit = 256 * 1024;
 
@@ -116,6 +122,10 @@ export function createHubApi(deps: HubApiDeps): HubApi {
   const now = deps.now ?? Date.now;
   const random = deps.random ?? Math.random;
   const maxPages = deps.maxPages ?? 20;
+  const retries = {
+    ...deps.retries,
+    giveUpAfter: Math.min(deps.retries.giveUpAfter, longestRetry),
+  };
   const credentials =
     deps.user && deps.token ? { identifier: deps.user, secret: deps.token } : undefined;
   const secrets = new Set<string>(deps.token ? [deps.token] : []);
@@ -123,11 +133,7 @@ export function createHubApi(deps: HubApiDeps): HubApi {
   // A wait Docker Hub asked for that outlasts one call's retries is kept by the calls after it.
   let throttledUntil = 0;
 
-  const scrub = (text: string): string => {
-    let out = text;
-    for (const secret of secrets) out = out.split(secret).join('***');
-    return out;
-  };
+  const scrub = (text: string): string => redact(text, [...secrets]);
   const fail = (kind: HubApiErrorKind, message: string, status?: number): HubApiError =>
     new HubApiError(kind, scrub(message), status);
 
@@ -193,7 +199,7 @@ export function createHubApi(deps: HubApiDeps): HubApi {
       if (problem === undefined) return answer;
 
       const asked = answer.retryAfter;
-      const wait = nextRetryWait(attempt, started, deps.retries, now, random, asked);
+      const wait = nextRetryWait(attempt, started, retries, now, random, asked);
       const fields = { attempt, status: problem.status };
       if (wait === undefined) {
         if (asked !== undefined) throttledUntil = Math.max(throttledUntil, now() + asked);

@@ -1,6 +1,6 @@
 import type { Logger } from '../logging/create-logger';
 import type { Timers } from '../types';
-import type { ChainKnowledge } from '../chain/create-propagator';
+import { futureSlack, type ChainKnowledge } from '../chain/create-propagator';
 import { HubApiError, type HubApi } from './create-hub-api';
 import { planReconciliation, type ReconcileDecision } from '../chain/plan-reconciliation';
 
@@ -8,8 +8,6 @@ import { planReconciliation, type ReconcileDecision } from '../chain/plan-reconc
 const window = 24 * 3600 * 1000;
 /** A push the app knows within this of the registry's time is the same push. */
 const tolerance = 60_000;
-/** ms: a push time later than now by more than this is not a push (a clock or a record is wrong). */
-export const futureSlack = 60_000;
 /** Records said to be unreadable are remembered, so each is said once; this many at most. */
 const rememberedProblems = 200;
 

@@ -11,7 +11,8 @@ import { judgeCredentials, type Verdict } from './check-credentials';
 import { createPageGuard } from './create-page-guard';
 import type { Decision, Propagator } from '../chain/create-propagator';
 import { createDeliveryParser } from './parse-delivery';
-import { renderStatusPage, type StatusView } from './render-status-page';
+import type { StatusView } from './build-status-view';
+import { renderStatusPage } from './render-status-page';
 import { parseForm } from './parse-form';
 import { renderTokenPage, type TokenPageReason } from './render-token-page';
 

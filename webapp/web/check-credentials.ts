@@ -1,5 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-
 /** How a request may carry the secret in its Authorization header. */
 export type Scheme = 'basic' | 'bearer';
 
@@ -18,22 +16,6 @@ export interface Presented {
   authorization: string | undefined;
   /** the schemes of the Authorization header that the route takes */
   schemes: readonly Scheme[];
-}
-
-/**
- * Which of `secrets` a text is: its index, or -1. Digests make every comparison take the same
- * time whatever the lengths, and every secret is compared, so the time tells nothing either.
- */
-export function createSecretMatcher(secrets: readonly string[]): (given: string) => number {
-  const digests = secrets.map(digest);
-  return (given) => {
-    const candidate = digest(given);
-    let found = -1;
-    digests.forEach((secretDigest, index) => {
-      if (timingSafeEqual(candidate, secretDigest) && found < 0) found = index;
-    });
-    return found;
-  };
 }
 
 /**
@@ -100,8 +82,4 @@ function decodeBase64(text: string): string | undefined {
   const unpadded = (value: string) => value.replace(/=+$/, '');
   if (unpadded(bytes.toString('base64')) !== unpadded(text)) return undefined;
   return bytes.toString('utf8');
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
 }

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { createSecretMatcher } from './check-credentials';
+import { createSecretMatcher } from '../secrets/create-secret-matcher';
 
 /** The cookie that remembers, for the browser's session, that the token was given. */
 export const pageCookie = 'status_token';

@@ -1,38 +1,51 @@
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Dispatcher } from 'undici';
-import { createBuildWatcher, type BuildStatus } from '../builds/create-build-watcher';
-import type { BuildTarget } from '../builds/targets/build-target';
+import { createBuildWatcher } from '../builds/create-build-watcher';
+import { prepareTriggers } from '../builds/prepare-triggers';
+import { createTarget } from '../builds/targets/create-target';
+import { createJournal, type Journal } from '../chain/create-journal';
+import { createPropagator, type Propagator } from '../chain/create-propagator';
+import { kickOff } from '../chain/kick-off';
 import { createSchedule } from '../clock/create-schedule';
 import { longestPropagationDelay, type Config } from '../config';
+import { appVersion } from '../deployment/app-info';
+import { createPool } from '../http/create-pool';
 import type { Logger } from '../logging/create-logger';
-import { startPolling } from '../timing/start-polling';
+import { createNotifier } from '../notify/create-notifier';
 import { createHubApi } from '../registry/create-hub-api';
 import { createReconciler } from '../registry/create-reconciler';
-import { createNotifier } from '../notify/create-notifier';
 import { createUpstreamWatcher } from '../registry/create-upstream-watcher';
+import { startPolling } from '../timing/start-polling';
+import { realTimers } from '../timing/timers';
 import type { Timers, TriggerBuild, TriggerOutcome } from '../types';
 import { buildServer } from './build-server';
-import type { Journal } from '../chain/create-journal';
-import { createPropagator, type Propagator } from '../chain/create-propagator';
-
-/** ms: the longest one read of Docker Hub's API is retried */
-const registryGiveUp = 30_000;
+import { buildStatusView, isBuilding } from './build-status-view';
 
 /** ms a run is followed at most when STALL_TIMEOUT is 0: something must end the reads */
 const longestFollow = 24 * 3600_000;
 
-export interface WebAppDeps {
-  config: Config;
-  /** the process's root logger */
-  log: Logger;
-  trigger: TriggerBuild;
-  /** the target `trigger` sends to: how its runs are read, and its secrets */
-  target: BuildTarget;
-  timers: Timers;
-  journal: Journal;
-  /** the connection pool for Docker Hub's API, the builds' runs and notifications */
-  dispatcher: Dispatcher;
-  version: string;
+/** ms: the shortest time between two reads of the registry, of all the polls that run. */
+function shortestPoll(config: Config): number {
+  const polls = [
+    config.reconcileInterval,
+    config.upstreamImages.length > 0 ? config.upstreamPollInterval : 0,
+  ].filter((every) => every > 0);
+  return polls.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...polls);
+}
+
+/** What a test or the bench may put in place of the real thing; the rest comes from config. */
+export interface WebAppParts {
+  /** the clock (real timers when left out) */
+  timers?: Timers;
+  /** the journal of pending triggers (the file at STATE_FILE when left out) */
+  journal?: Journal;
+  /** the pool for Docker Hub's API, the builds' runs and notifications (one of its own) */
+  dispatcher?: Dispatcher;
+  /** what starts a build (triggerTag on the configured target, with a pool of its own) */
+  trigger?: TriggerBuild;
+  /** the version shown on /status (package.json's) */
+  version?: string;
   /** ms a whole request may take (the server's default when left out) */
   requestTimeout?: number;
 }
@@ -40,6 +53,10 @@ export interface WebAppDeps {
 export interface WebApp {
   server: FastifyInstance;
   propagator: Propagator;
+  /** where triggers go, secrets masked */
+  where: string;
+  /** the clock's next kick-off, from this process's copy of its schedule */
+  nextKickoff(): Date | null;
   /**
    * Resumes what the journal says is owed, follows the clock's kick-offs, and starts reading
    * the registry (reconciliation and upstream images) when the configuration asks for it.
@@ -50,21 +67,23 @@ export interface WebApp {
    * push is awaited, and every upstream change that counted until now is built by this chain.
    */
   clockKickedOff(): void;
-  /** Stops taking deliveries and every timer; what is owed stays in the journal. */
+  /** Stops taking deliveries, every timer and every request; what is owed stays in the journal. */
   close(): Promise<void>;
 }
 
-/** Whether a tag's run is known to be running now: read, not ended, and still readable. */
-function isBuilding(build: BuildStatus | undefined): boolean {
-  if (build === undefined || build.unreadable !== undefined || build.stopped !== undefined) {
-    return false;
-  }
-  return ['requested', 'queued', 'in_progress'].includes(build.state);
-}
-
-/** The web process's app, not yet listening: the webhook's server over the chain. */
-export function createWebApp(deps: WebAppDeps): WebApp {
-  const { config, log, timers } = deps;
+/**
+ * The web process, not yet listening: the webhook's server over the chain, the registry's
+ * readers, the builds' follower and the notifier, all made from `config`. The one builder of it:
+ * the process, the tests and the bench call it, replacing only `parts`.
+ */
+export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {}): WebApp {
+  const timers = parts.timers ?? realTimers;
+  const journal =
+    parts.journal ?? createJournal(resolve(config.stateFile), log.child({ unit: 'journal' }));
+  const pool = parts.dispatcher ?? createPool(config.retry.timeout);
+  const triggers = parts.trigger === undefined ? prepareTriggers(config, log) : undefined;
+  const target = triggers?.target ?? createTarget(config.target, config);
+  const sendTrigger = (parts.trigger ?? triggers?.trigger) as TriggerBuild;
   const firstTag = config.tagSequence[0] as string;
   const startedAt = timers.now();
   const repository = `${config.userName}/${config.repoName}`;
@@ -75,16 +94,16 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     events: config.notify.events,
     log: log.child({ unit: 'notify' }),
     retry: config.retry,
-    dispatcher: deps.dispatcher,
-    secrets: deps.target.secrets,
+    dispatcher: pool,
+    secrets: target.secrets,
     repository,
     now: () => timers.now(),
   });
   const builds = createBuildWatcher({
-    target: deps.target,
+    target,
     log: log.child({ unit: 'builds' }),
     timers,
-    dispatcher: deps.dispatcher,
+    dispatcher: pool,
     interval: config.buildPollInterval,
     timeout: config.retry.timeout,
     followFor: config.stallTimeout > 0 ? config.stallTimeout : longestFollow,
@@ -95,7 +114,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
   });
   // Every build this process starts is followed when its target names the run.
   const trigger: TriggerBuild = async (tag, signal) => {
-    const outcome: TriggerOutcome = await deps.trigger(tag, signal);
+    const outcome: TriggerOutcome = await sendTrigger(tag, signal);
     if (outcome.ok && !outcome.dryRun) {
       builds.started(tag, outcome.run);
       if (tag === firstTag) serveUpstream(`the trigger of ${firstTag}`);
@@ -109,7 +128,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     log: log.child({ unit: 'chain' }),
     trigger,
     timers,
-    journal: deps.journal,
+    journal,
     // A dry run sends nothing, so no push can be owed.
     stallTimeout: config.dryRun ? 0 : config.stallTimeout,
     stallRetrigger: config.stallRetrigger,
@@ -123,12 +142,14 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     baseUrl: config.registry.url,
     ...(config.registry.user === undefined ? {} : { user: config.registry.user }),
     ...(config.registry.token === undefined ? {} : { token: config.registry.token }),
-    dispatcher: deps.dispatcher,
+    dispatcher: pool,
     timeout: config.retry.timeout,
     signal: shutdown.signal,
-    // A read that fails is read again at the next look: retrying it for as long as a trigger
-    // would only keep the outage unsaid.
-    retries: { ...config.retry, giveUpAfter: Math.min(config.retry.giveUpAfter, registryGiveUp) },
+    // A look that fails is looked at again at the next poll: its own retries stop before that.
+    retries: {
+      ...config.retry,
+      giveUpAfter: Math.min(config.retry.giveUpAfter, shortestPoll(config)),
+    },
     log: log.child({ unit: 'registry' }),
     now: () => timers.now(),
   });
@@ -180,7 +201,7 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     const owed = upstream.owed();
     if (owed.length === 0) return;
     const moving = chainMoving();
-    if (moving === null) return kickOff(owed);
+    if (moving === null) return kickOffForUpstream(owed);
     if (!held) {
       upstreamLog.info(
         { changed: owed, moving },
@@ -190,70 +211,46 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     held = true;
   };
   // One kick-off, however many images changed, as the clock's would be.
-  const kickOff = async (changed: string[]) => {
+  const kickOffForUpstream = async (changed: string[]) => {
     upstream.served();
     held = false;
-    upstreamLog.info(
-      { changed, tag: firstTag },
-      `upstream kick-off: ${changed.join(', ')} changed, triggering ${firstTag}`,
-    );
-    const outcome = await trigger(firstTag, shutdown.signal);
+    const outcome = await kickOff({
+      firstTag,
+      trigger,
+      log: upstreamLog.child({ changed }),
+      why: `upstream kick-off: ${changed.join(', ')} changed,`,
+      signal: shutdown.signal,
+      onEvent: (event) => notifier.notify(event),
+      now: () => timers.now(),
+    });
     if (outcome.ok && !outcome.dryRun) propagator.expect(firstTag);
-    if (!outcome.ok && !outcome.aborted) {
-      notifier.notify({
-        kind: 'given-up',
-        tag: firstTag,
-        at: timers.now(),
-        reason: outcome.reason ?? 'trigger failed',
-      });
-    }
   };
-  const kickoffs = createSchedule(config.schedule, config.timezone);
   const running: { stop(): void }[] = [];
   let started = false;
+  const clockKickedOff = () => {
+    serveUpstream(`the clock's kick-off`);
+    propagator.expect(firstTag);
+  };
+  // The clock's own schedule, copied here for its next kick-off; once started, it also says when
+  // the clock kicked off, after which the first tag's push is awaited.
+  const kickoffs = createSchedule(config.schedule, config.timezone);
+  const nextKickoff = () => kickoffs.nextRun(new Date(timers.now()));
 
-  const status = () => {
-    const next = kickoffs.nextRun(new Date(timers.now()));
-    const chain = propagator.status();
-    const reconciliation = reconciler.status();
-    const running = builds.status();
-    const has = (list: { tag: string }[], tag: string) => list.some((entry) => entry.tag === tag);
-    const state = (tag: string) =>
-      has(chain.pending, tag)
-        ? 'pending'
-        : has(chain.failed, tag)
-          ? 'failed'
-          : has(chain.stalled, tag)
-            ? 'stalled'
-            : has(chain.awaiting, tag)
-              ? isBuilding(running[tag])
-                ? 'building'
-                : 'awaited'
-              : null;
-    return {
-      version: deps.version,
+  const status = () =>
+    buildStatusView({
+      version: parts.version ?? appVersion(),
       dryRun: config.dryRun,
       repository,
-      target: { name: config.target.name, where: deps.target.where },
+      target: { name: config.target.name, where: target.where },
       tagSequence: config.tagSequence,
-      nextKickoff: next === null ? null : next.toISOString(),
-      ...chain,
-      tags: config.tagSequence.map((tag) => ({
-        tag,
-        registryPush: reconciliation.registry[tag] ?? null,
-        appPush: chain.lastPush[tag] ?? null,
-        state: state(tag),
-        build: running[tag] ?? null,
-      })),
-      reconciliation: {
-        every: config.reconcileInterval / 1000,
-        lastLook: reconciliation.lastLook,
-        outcome: reconciliation.outcome,
-      },
+      reconcileEvery: config.reconcileInterval,
+      nextKickoff: nextKickoff(),
+      chain: propagator.status(),
+      reconciliation: reconciler.status(),
+      builds: builds.status(),
       upstream: upstream.status(),
       notifications: notifier.recent(),
-    };
-  };
+    });
 
   const server = buildServer({
     config,
@@ -261,22 +258,19 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     propagator,
     status,
     now: () => timers.now(),
-    ...(deps.requestTimeout === undefined ? {} : { requestTimeout: deps.requestTimeout }),
+    ...(parts.requestTimeout === undefined ? {} : { requestTimeout: parts.requestTimeout }),
   });
-  const clockKickedOff = () => {
-    serveUpstream(`the clock's kick-off`);
-    propagator.expect(firstTag);
-  };
   return {
     server,
     propagator,
+    where: target.where,
+    nextKickoff,
     clockKickedOff,
     start() {
       if (started) return;
       started = true;
       builds.start();
       propagator.resume();
-      // The clock's own schedule: after each of its kick-offs, the first tag's push is awaited.
       if (!config.dryRun) {
         running.push(
           createSchedule(config.schedule, config.timezone, async () => clockKickedOff()),
@@ -291,11 +285,14 @@ export function createWebApp(deps: WebAppDeps): WebApp {
     },
     async close() {
       shutdown.abort();
+      kickoffs.stop();
       for (const loop of running) loop.stop();
       await server.close();
       await propagator.close();
       builds.close();
       await notifier.close();
+      await triggers?.close();
+      if (parts.dispatcher === undefined) await pool.close();
     },
   };
 }

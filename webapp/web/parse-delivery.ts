@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { maskUrl } from '../builds/mask-url';
+import { maskUrl } from '../secrets/mask-url';
 
 /** A Docker Hub push webhook that is ours and names a tag of the sequence. */
 export interface Delivery {

@@ -1,42 +1,5 @@
-/** What the status page reads of the status object (GET /status answers the same object). */
-export interface StatusView {
-  version: string;
-  dryRun: boolean;
-  repository: string;
-  /** the build target's name and where its triggers go, secrets already masked */
-  target: { name: string; where: string };
-  nextKickoff: string | null;
-  pending: { tag: string; after: string; dueAt: string }[];
-  awaiting: { tag: string; since: string }[];
-  stalled: { tag: string; since: string }[];
-  tags: {
-    tag: string;
-    registryPush: string | null;
-    appPush: string | null;
-    state: string | null;
-    build?: {
-      state: string;
-      url: string | null;
-      /** why its run cannot be read, after several failed reads in a row */
-      unreadable?: string;
-      /** why its run is no longer read although it had not ended */
-      stopped?: string;
-    } | null;
-  }[];
-  reconciliation: { every: number; lastLook: string | null; outcome: string | null };
-  upstream: {
-    image: string;
-    digest: string | null;
-    readAt: string | null;
-    error: string | null;
-    /** a new digest waiting out UPSTREAM_QUIET */
-    pending?: { digest: string; since: string } | null;
-    /** when a change counted whose kick-off waits for the chain to be idle */
-    owedSince?: string | null;
-  }[];
-  /** the last notifications sent, newest last */
-  notifications?: { at: string; event: string; text: string }[];
-}
+import { futureSlack } from '../chain/create-propagator';
+import type { StatusView } from './build-status-view';
 
 /** Seconds between two loads of the page while the chain moves. */
 export const pageRefreshSeconds = 10;
@@ -284,12 +247,6 @@ function span(ms: number): string {
   if (hours < 48) return minutes % 60 === 0 ? `${hours} h` : `${hours} h ${minutes % 60} min`;
   return `${Math.floor(hours / 24)} days`;
 }
-
-/**
- * ms: a push time later than now by more than this is no push, and is not shown as one (the
- * reconciler believes none either).
- */
-const futureSlack = 60_000;
 
 function believable(iso: string | null, now: number): string | null {
   return iso !== null && Date.parse(iso) > now + futureSlack ? null : iso;

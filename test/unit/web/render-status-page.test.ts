@@ -1,4 +1,5 @@
-import { renderStatusPage, type StatusView } from '../../../webapp/web/render-status-page';
+import type { StatusView } from '../../../webapp/web/build-status-view';
+import { renderStatusPage } from '../../../webapp/web/render-status-page';
 
 const now = Date.UTC(2026, 10, 26, 12);
 const at = (seconds: number) => new Date(now + seconds * 1000).toISOString();

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { setting } from '../../settings/read-settings';
 import { httpUrl, optionalToken } from '../../settings/schemas';
-import { maskUrl } from '../mask-url';
+import { maskUrl } from '../../secrets/mask-url';
 import { readAnswer, type AnswerRules, type TargetDefinition } from './build-target';
 
 type DockerHubBody = 'docker_tag' | 'source_tag' | 'source_branch';

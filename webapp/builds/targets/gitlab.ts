@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { setting } from '../../settings/read-settings';
 import { gitRef, httpUrl, optionalToken } from '../../settings/schemas';
-import { maskUrl } from '../mask-url';
+import { maskUrl } from '../../secrets/mask-url';
 import type { BuildState } from '../../types';
 import {
   pageUrl,

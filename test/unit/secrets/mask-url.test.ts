@@ -1,4 +1,4 @@
-import { maskUrl } from '../../../webapp/builds/mask-url';
+import { maskUrl } from '../../../webapp/secrets/mask-url';
 
 describe('maskUrl', () => {
   it.each([
