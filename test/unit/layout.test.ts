@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import ts from 'typescript';
 import { appDir } from '../../webapp/deployment/app-info';
 
 const root = appDir();
@@ -18,6 +19,82 @@ function importGraph(): Map<string, string[]> {
     graph.set(file, targets);
   }
   return graph;
+}
+
+/**
+ * The modules that run as processes: the compiled files that the Procfiles and package.json's
+ * scripts start, and those a module has node load by name beside itself (foreman's preload).
+ */
+function entryPoints(graph: Map<string, string[]>): string[] {
+  const named = ['Procfile', 'Procfile.foreman', 'package.json']
+    .map((file) => readFileSync(join(root, file), 'utf8'))
+    .flatMap((text) => [...text.matchAll(/dist\/(webapp\/[\w/-]+)\.js/g)])
+    .map((match) => `${match[1]}.ts`);
+  const loaded = [...graph.keys()].flatMap((file) =>
+    [...readFileSync(join(root, file), 'utf8').matchAll(/join\(__dirname, '([\w-]+)\.js'\)/g)].map(
+      (match) => join(dirname(file), `${match[1]}.ts`),
+    ),
+  );
+  return [...new Set([...named, ...loaded])];
+}
+
+/**
+ * The names a module exports, and the names the rest of its own code refers to (its exported
+ * declarations' own names aside), read from its syntax tree: comments and strings do not count.
+ */
+function exportsAndUses(file: string): { exported: string[]; used: Set<string> } {
+  const source = ts.createSourceFile(
+    file,
+    readFileSync(join(root, file), 'utf8'),
+    ts.ScriptTarget.Latest,
+  );
+  const exported: string[] = [];
+  const declared = new Set<ts.Node>();
+  for (const statement of source.statements) {
+    const isExported = ts
+      .getModifiers(statement as ts.HasModifiers)
+      ?.some((modifier) => modifier.kind === ts.SyntaxKind.ExportKeyword);
+    if (isExported !== true) continue;
+    const names = ts.isVariableStatement(statement)
+      ? statement.declarationList.declarations.map((declaration) => declaration.name)
+      : [(statement as ts.DeclarationStatement).name];
+    for (const name of names) {
+      if (name !== undefined && ts.isIdentifier(name)) {
+        exported.push(name.text);
+        declared.add(name);
+      }
+    }
+  }
+  const used = new Set<string>();
+  const visit = (node: ts.Node) => {
+    if (ts.isIdentifier(node) && !declared.has(node)) used.add(node.text);
+    node.forEachChild(visit);
+  };
+  source.forEachChild(visit);
+  return { exported, used };
+}
+
+/** The names each module imports from each module of webapp/ (`import { a, type B } from`). */
+function importedNames(files: string[]): Map<string, Set<string>> {
+  const names = new Map<string, Set<string>>();
+  for (const file of files) {
+    const source = readFileSync(join(root, file), 'utf8');
+    for (const match of source.matchAll(
+      /(?:import|export) (?:type )?\{([^}]*)\} from '(\.{1,2}\/[^']+)'/g,
+    )) {
+      const target = relative(root, resolve(root, dirname(file), `${match[2]}.ts`));
+      const list = names.get(target) ?? new Set<string>();
+      names.set(target, list);
+      for (const part of (match[1] as string).split(',')) {
+        const name = part
+          .trim()
+          .replace(/^type\s+/, '')
+          .split(/\s+as\s+/)[0];
+        if (name !== undefined && name !== '') list.add(name);
+      }
+    }
+  }
+  return names;
 }
 
 function reachable(graph: Map<string, string[]>, start: string): Set<string> {
@@ -63,6 +140,29 @@ describe('the layout of webapp/', () => {
         .map((target) => `${file} -> ${target}`),
     );
     expect(outward).toEqual([]);
+  });
+
+  it('has no module that only the tests load: each one is part of a process or a command', () => {
+    const entries = entryPoints(graph);
+    expect(entries).toEqual(
+      expect.arrayContaining(['webapp/propagate.ts', 'webapp/bin/simulate.ts']),
+    );
+    const loaded = new Set(entries.flatMap((entry) => [...reachable(graph, entry)]));
+    expect([...graph.keys()].filter((file) => !loaded.has(file))).toEqual([]);
+  });
+
+  it('exports nothing from webapp/simulation/ that only the tests use', () => {
+    const imported = importedNames([...graph.keys()]);
+    const unused = [...graph.keys()]
+      .filter((file) => file.startsWith('webapp/simulation/'))
+      .flatMap((file) => {
+        const { exported, used } = exportsAndUses(file);
+        const others = imported.get(file) ?? new Set<string>();
+        return exported
+          .filter((name) => !used.has(name) && !others.has(name))
+          .map((name) => `${file}: ${name}`);
+      });
+    expect(unused).toEqual([]);
   });
 
   it('keeps types.ts free of imports from the app', () => {

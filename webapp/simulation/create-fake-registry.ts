@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface FakeRegistryRequest {
@@ -8,8 +8,6 @@ export interface FakeRegistryRequest {
   headers: IncomingMessage['headers'];
 }
 
-export type FakeRegistryFailure = { status: number; retryAfter?: number; times?: number };
-
 /** Answers Docker Hub's tag endpoints; returns false for a request it does not serve. */
 export type FakeRegistryHandler = (
   req: IncomingMessage,
@@ -17,17 +15,22 @@ export type FakeRegistryHandler = (
   body: string,
 ) => boolean;
 
+export interface FakeRegistryOptions {
+  /** tags per page at most, whatever page_size asks (100 by default) */
+  pageSize?: number;
+  /**
+   * Sees each request the registry serves, once it is recorded and before it is answered;
+   * returns true when it answered the request itself. Left out, the registry answers every
+   * request as Docker Hub does for a public repository.
+   */
+  intercept?: (request: FakeRegistryRequest & { body: string }, res: ServerResponse) => boolean;
+}
+
 export interface FakeRegistryState {
   /** records a push of ns/repo:tag at `at` (now by default) with `digest` (made up by default) */
   recordPush(namespace: string, repository: string, tag: string, at?: Date, digest?: string): void;
   /** every request served, in order */
   requests: FakeRegistryRequest[];
-  /** answer the next `times` requests (all of them without times) with status; undefined stops */
-  setFailure(mode: FakeRegistryFailure | undefined): void;
-  /** from now on the tag endpoints need a bearer from POST /v2/auth/token with these */
-  requireLogin(user: string, token: string): void;
-  /** makes every bearer given so far invalid, as when it expires */
-  revokeTokens(): void;
   /** tags per page at most, whatever page_size asks */
   pageSize: number;
   handle: FakeRegistryHandler;
@@ -40,13 +43,11 @@ const ONE_TAG = /^\/v2\/namespaces\/([^/]+)\/repositories\/([^/]+)\/tags\/([^/]+
 
 /**
  * The state and request handler of a fake Docker Hub tag API, to mount in any node:http server
- * (the `next` links it gives are built from the request's Host header).
+ * (the `next` links it gives are built from the request's Host header). It knows no accounts:
+ * every repository reads as public, and a login is refused.
  */
-export function createFakeRegistry(options: { pageSize?: number } = {}): FakeRegistryState {
+export function createFakeRegistry(options: FakeRegistryOptions = {}): FakeRegistryState {
   const repositories = new Map<string, Map<string, StoredTag>>();
-  const bearers = new Set<string>();
-  let login: { user: string; token: string } | undefined;
-  let failure: FakeRegistryFailure | undefined;
 
   const state: FakeRegistryState = {
     requests: [],
@@ -58,15 +59,6 @@ export function createFakeRegistry(options: { pageSize?: number } = {}): FakeReg
       const made = `sha256:${createHash('sha256').update(`${key}:${tag}@${at.toISOString()}`).digest('hex')}`;
       tags.set(tag, { name: tag, pushedAt: at, digest: digest ?? made });
     },
-    setFailure(mode) {
-      failure = mode === undefined ? undefined : { ...mode };
-    },
-    requireLogin(user, token) {
-      login = { user, token };
-    },
-    revokeTokens() {
-      bearers.clear();
-    },
     handle(req, res, body) {
       const url = new URL(req.url ?? '/', 'http://fake');
       const method = req.method ?? 'GET';
@@ -74,33 +66,11 @@ export function createFakeRegistry(options: { pageSize?: number } = {}): FakeReg
       const list = method === 'GET' ? TAGS.exec(url.pathname) : null;
       const one = method === 'GET' ? ONE_TAG.exec(url.pathname) : null;
       if (!isLogin && list === null && one === null) return false;
-      state.requests.push({ method, path: req.url ?? '/', headers: req.headers });
-
-      if (failure !== undefined) {
-        const { status, retryAfter } = failure;
-        if (failure.times !== undefined && --failure.times <= 0) failure = undefined;
-        const headers = retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) };
-        sendJson(res, status, { message: `fake failure ${status}` }, headers);
-        return true;
-      }
+      const request = { method, path: req.url ?? '/', headers: req.headers };
+      state.requests.push(request);
+      if (options.intercept?.({ ...request, body }, res) === true) return true;
       if (isLogin) {
-        const given = parse(body) as { identifier?: unknown; secret?: unknown };
-        if (
-          login === undefined ||
-          given.identifier !== login.user ||
-          given.secret !== login.token
-        ) {
-          sendJson(res, 401, { detail: 'incorrect username or password' });
-          return true;
-        }
-        const bearer = `fake-bearer-${randomBytes(12).toString('hex')}`;
-        bearers.add(bearer);
-        sendJson(res, 200, { access_token: bearer });
-        return true;
-      }
-      const auth = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-      if (login !== undefined && (auth === null || !bearers.has(auth[1] as string))) {
-        sendJson(res, 401, { message: 'authentication required' });
+        sendJson(res, 401, { detail: 'incorrect username or password' });
         return true;
       }
 
@@ -172,7 +142,7 @@ function tagAnswer(tag: StoredTag, namespace: string, repository: string): Recor
   };
 }
 
-export function sendJson(
+function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
@@ -180,12 +150,4 @@ export function sendJson(
 ): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
-}
-
-function parse(text: string): unknown {
-  try {
-    return JSON.parse(text) ?? {};
-  } catch {
-    return {};
-  }
 }

@@ -24,13 +24,25 @@ export interface FakeHubOptions {
   webhookUrl?: () => string | Promise<string>;
   /** ms between a trigger and its push webhook */
   buildTime?: number;
-  /** how to answer a build request (the nth, from 1); by default it is accepted and built */
-  answer?: (call: BuildCall, nth: number) => BuildAnswer;
+  /** Docker Hub's tags API to serve on the same port; a new, empty one by default */
+  registry?: FakeRegistryState;
   /**
-   * What GitHub does with `return_run_details`: names the run (200, the default), ignores the
-   * field (204, a server from before February 2026), or refuses it (422)
+   * Sees each request the registry does not serve, before the hub answers it. What it returns
+   * changes how the hub serves that one request; left out (or returning nothing), the hub
+   * answers as the real APIs do, and builds and pushes every tag asked for.
    */
-  githubRunDetails?: 'answer' | 'ignore' | 'refuse';
+  intercept?: (request: HubRequest, res: ServerResponse) => HubTurn | undefined;
+}
+
+/** A request to the hub, its body read. */
+export interface HubRequest {
+  method: string;
+  /** with its query string */
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  /** the build it asks for, when it is a build request */
+  build?: BuildCall;
 }
 
 /** A build request as the fake hub understood it. */
@@ -39,18 +51,16 @@ export interface BuildCall {
   tag: string;
 }
 
-/** What the fake hub does with one build request. */
-export interface BuildAnswer {
-  /** the status to answer; the API's own success status when left out */
+/** How the hub serves one request, instead of as the real APIs do. */
+export interface HubTurn {
+  /** the request was answered (or is left unanswered) by the hook: the hub does nothing with it */
+  taken?: boolean;
+  /** the status to answer a build request with; one of 300 or more starts no build */
   status?: number;
-  /** leave the request without an answer */
-  hang?: boolean;
-  /** announce no push for it, even when it was accepted */
-  neverBuild?: boolean;
-  /** build and push it, but lose its webhook: only the registry's API shows the push */
-  loseWebhook?: boolean;
-  /** its run or pipeline fails after `buildTime`, and nothing is pushed */
-  fail?: boolean;
+  /** the build's run or pipeline fails after `buildTime`, and nothing is pushed */
+  fails?: boolean;
+  /** what the end of the build brings instead of its push and webhook */
+  onBuilt?: () => void;
 }
 
 /** A GitHub run or GitLab pipeline the fake started. */
@@ -74,8 +84,6 @@ export interface FakeHub extends EventEmitter {
   registry: FakeRegistryState;
   /** the GitHub runs and GitLab pipelines started, which GET reads as they go */
   runs: FakeRun[];
-  /** the reads of runs and pipelines, with the status each was answered */
-  runReads: { path: string; status: number }[];
   /** records a push of `tag` now and sends its webhook; `at` is when the app had answered */
   push(tag: string): Promise<{ tag: string; status: number; body: string; at: number }>;
   close(): Promise<void>;
@@ -90,13 +98,10 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   hub.triggers = [];
   hub.deliveries = [];
   hub.runs = [];
-  hub.runReads = [];
-  const hanging = new Set<ServerResponse>();
   const timers = new Set<NodeJS.Timeout>();
-  let requests = 0;
   let pushes = 0;
 
-  hub.registry = createFakeRegistry();
+  hub.registry = options.registry ?? createFakeRegistry();
   hub.push = async (tag) => {
     hub.registry.recordPush(options.user, options.repo, tag);
     const target = await options.webhookUrl?.();
@@ -127,25 +132,22 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
       if (hub.registry.handle(req, res, body)) return;
+      const method = req.method ?? '';
       const path = (req.url ?? '/').split('?')[0] as string;
-      if (req.method === 'GET' && readRun(hub, req, res, path)) return;
-      const call = recognise(req.method ?? '', path, body);
+      const call = recognise(method, path, body);
+      const request: HubRequest = { method, path: req.url ?? '/', headers: req.headers, body };
+      if (call !== undefined) request.build = { api: call.api, tag: call.tag };
+      const turn = options.intercept?.(request, res) ?? {};
+      if (turn.taken === true) return;
+      if (method === 'GET' && readRun(hub, req, res, path)) return;
       if (call === undefined) {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: 'not found' }));
         return;
       }
-      requests += 1;
-      const answer = options.answer?.({ api: call.api, tag: call.tag }, requests) ?? {};
-      if (answer.hang === true) {
-        hanging.add(res);
-        return;
-      }
+      // GitHub names the run it started when asked to, since February 2026
       const details = call.api === 'github' && parseJson(body).return_run_details === true;
-      const plain = options.githubRunDetails ?? 'answer';
-      const refused = details && plain === 'refuse' && answer.status === undefined;
-      const status =
-        answer.status ?? (refused ? 422 : details && plain === 'answer' ? 200 : call.success);
+      const status = turn.status ?? (details ? 200 : call.success);
       const trigger: FakeTrigger = {
         api: call.api,
         tag: call.tag,
@@ -159,7 +161,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       hub.emit('trigger', trigger);
       const run =
         status < 300 && call.api !== 'dockerhub'
-          ? startRun(hub, call, path, answer, options)
+          ? startRun(hub, call, path, turn.fails === true, options)
           : undefined;
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(
@@ -167,16 +169,13 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
           ? undefined
           : JSON.stringify(run === undefined ? { state: status < 300 ? 'Success' : 'Error' } : run),
       );
-      if (status >= 300 || answer.neverBuild === true || answer.fail === true) return;
-      if (!options.webhookUrl) return;
+      if (status >= 300 || turn.fails === true) return;
+      const { onBuilt } = turn;
+      if (onBuilt === undefined && !options.webhookUrl) return;
       const timer = setTimeout(() => {
         timers.delete(timer);
-        if (answer.loseWebhook === true) {
-          hub.registry.recordPush(options.user, options.repo, call.tag);
-          hub.emit('lost', call.tag);
-          return;
-        }
-        hub.push(call.tag).catch((err: unknown) => hub.emit('error', err));
+        if (onBuilt !== undefined) onBuilt();
+        else hub.push(call.tag).catch((err: unknown) => hub.emit('error', err));
       }, options.buildTime ?? 0);
       timers.add(timer);
     });
@@ -185,7 +184,6 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   hub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   hub.close = async () => {
     for (const timer of timers) clearTimeout(timer);
-    for (const res of hanging) res.destroy();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
@@ -199,7 +197,7 @@ function startRun(
   hub: FakeHub,
   call: Call,
   path: string,
-  answer: BuildAnswer,
+  fails: boolean,
   options: FakeHubOptions,
 ): Record<string, unknown> {
   const id = 7000 + hub.runs.length + 1;
@@ -214,7 +212,7 @@ function startRun(
     id,
     tag: call.tag,
     endsAt: Date.now() + (options.buildTime ?? 0),
-    fails: answer.fail === true,
+    fails,
     url,
   });
   return call.api === 'github'
@@ -238,7 +236,6 @@ function readRun(hub: FakeHub, req: IncomingMessage, res: ServerResponse, path: 
       ? /^Bearer \S+$/.test(req.headers.authorization ?? '')
       : (req.headers['private-token'] ?? '') !== '';
   const status = !allowed ? 401 : run === undefined ? 404 : 200;
-  hub.runReads.push({ path, status });
   res.writeHead(status, { 'content-type': 'application/json' });
   if (run === undefined || status !== 200) {
     res.end(JSON.stringify({ message: status === 401 ? 'Unauthorized' : 'Not Found' }));
