@@ -2,10 +2,15 @@ import { resolve } from 'node:path';
 import { prepareTriggers } from './builds/prepare-triggers';
 import { createDispatcher } from './builds/trigger-tag';
 import { createSchedule } from './clock/create-schedule';
+import { ConfigError } from './config';
 import { appVersion } from './process/app-info';
 import { createLogger } from './process/create-logger';
 import { describeDeployment } from './process/describe-deployment';
-import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
+import { exitOnCrash } from './lifecycle/exit-on-crash';
+import { exitWithConfigError } from './lifecycle/exit-with-config-error';
+import { readHandedDown } from './lifecycle/hand-down';
+import { loadConfigOrExit } from './lifecycle/load-config-or-exit';
+import { stopOnSignals } from './lifecycle/stop-on-signals';
 import { realTimers } from './process/timers';
 import { checkJournalPath } from './web/check-journal-path';
 import { createJournal } from './web/create-journal';
@@ -26,8 +31,7 @@ async function main(): Promise<void> {
   const journalPath = resolve(config.stateFile);
   const unusable = checkJournalPath(journalPath);
   if (unusable !== undefined) {
-    process.stderr.write(`web: invalid configuration:\n  - STATE_FILE: ${unusable}\n`);
-    process.exit(1);
+    exitWithConfigError('web', new ConfigError([`STATE_FILE: ${unusable}`]));
   }
   const triggers = prepareTriggers(config, log);
   const registryPool = createDispatcher(config.retry.timeout);
@@ -58,7 +62,7 @@ async function main(): Promise<void> {
           (kept.length > 0 ? ` (${kept.join(', ')})` : ''),
       );
     },
-    { watchPid: supervisorPid() },
+    { watchPid: readHandedDown(process.env).supervisorPid },
   );
   app.start();
   await app.server.listen({ port: config.port, host: '0.0.0.0' });

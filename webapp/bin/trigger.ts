@@ -2,7 +2,7 @@ import { describeRequest } from '../builds/describe-request';
 import { prepareTriggers } from '../builds/prepare-triggers';
 import { createTarget } from '../builds/targets/create-target';
 import { createLogger } from '../process/create-logger';
-import { loadConfigOrExit } from '../process/lifecycle';
+import { loadConfigOrExit } from '../lifecycle/load-config-or-exit';
 
 const usage = `usage: npm run trigger -- [--dry-run] [tag]
   tag        a tag of TAG_SEQUENCE (default: the first one)
