@@ -206,7 +206,7 @@ async function startBaseline(): Promise<Server> {
 
 /**
  * A Procfile command, as deployed, with its output read and thrown away: `Procfile`'s web line
- * is the whole tree (supervisor, foreman, web, clock), `Procfile.foreman`'s the web process alone.
+ * is the whole tree (foreman with the supervisor in it, web, clock), `Procfile.foreman`'s the web process alone.
  */
 async function startDyno(
   env: Record<string, string> = {},
@@ -645,8 +645,8 @@ async function main(): Promise<void> {
       )} core`,
     ],
     [
-      'idle memory of the tree (PSS) < 150 MB',
-      idle.pss * 1.048576 < 150,
+      'idle memory of the tree (PSS) < 110 MB',
+      idle.pss * 1.048576 < 110,
       `${round(idle.pss * 1.048576)} MB`,
     ],
     [
