@@ -1,14 +1,19 @@
 import { resolve } from 'node:path';
-import { createLogger } from './logging/create-logger';
-import { announceStart } from './deployment/announce-start';
-import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
 import { checkJournalPath } from './chain/check-journal-path';
+import { ConfigError } from './config';
+import { announceStart } from './deployment/announce-start';
+import { exitOnCrash } from './lifecycle/exit-on-crash';
+import { exitWithConfigError } from './lifecycle/exit-with-config-error';
+import { readHandedDown } from './lifecycle/hand-down';
+import { loadConfigOrExit } from './lifecycle/load-config-or-exit';
+import { stopOnSignals } from './lifecycle/stop-on-signals';
+import { createLogger } from './logging/create-logger';
 import { createWebApp } from './web/create-web-app';
 
 /** The web process: the webhook that propagates each push to the next tag. */
 async function main(): Promise<void> {
   const config = loadConfigOrExit('web');
-  const log = createLogger('web', config.logLevel, undefined, config.logFormat);
+  const log = createLogger('web', config.logLevel, config.logFormat);
   exitOnCrash(log, 'web');
   if (config.dryRun) {
     log.warn(`DRY RUN: ${config.tokenVariable} is not set; triggers are logged, not sent`);
@@ -20,8 +25,7 @@ async function main(): Promise<void> {
   const journalPath = resolve(config.stateFile);
   const unusable = checkJournalPath(journalPath);
   if (unusable !== undefined) {
-    process.stderr.write(`web: invalid configuration:\n  - STATE_FILE: ${unusable}\n`);
-    process.exit(1);
+    exitWithConfigError('web', new ConfigError([`STATE_FILE: ${unusable}`]));
   }
   const app = createWebApp(config, log);
   announceStart(log, 'web', config, app.where, app.nextKickoff());
@@ -36,7 +40,7 @@ async function main(): Promise<void> {
           (kept.length > 0 ? ` (${kept.join(', ')})` : ''),
       );
     },
-    { watchPid: supervisorPid() },
+    { watchPid: readHandedDown(process.env).supervisorPid },
   );
   app.start();
   await app.server.listen({ port: config.port, host: '0.0.0.0' });

@@ -4,12 +4,15 @@ import { startClock } from './clock/start-clock';
 import { createLogger } from './logging/create-logger';
 import { announceStart } from './deployment/announce-start';
 import { createNotifier } from './notify/create-notifier';
-import { exitOnCrash, loadConfigOrExit, stopOnSignals, supervisorPid } from './process/lifecycle';
+import { exitOnCrash } from './lifecycle/exit-on-crash';
+import { readHandedDown } from './lifecycle/hand-down';
+import { loadConfigOrExit } from './lifecycle/load-config-or-exit';
+import { stopOnSignals } from './lifecycle/stop-on-signals';
 
 /** The clock process: kicks the chain off on schedule. */
 function main(): void {
   const config = loadConfigOrExit('clock');
-  const log = createLogger('clock', config.logLevel, undefined, config.logFormat);
+  const log = createLogger('clock', config.logLevel, config.logFormat);
   exitOnCrash(log, 'clock');
   if (config.dryRun) {
     log.warn(`DRY RUN: ${config.tokenVariable} is not set; kick-offs are logged, not sent`);
@@ -29,17 +32,10 @@ function main(): void {
   });
   const shutdown = new AbortController();
   const firstTag = config.tagSequence[0] as string;
-  const job = startClock({
-    schedule: config.schedule,
-    timezone: config.timezone,
-    firstTag,
-    log,
-    trigger: (tag) => triggers.trigger(tag, shutdown.signal),
-    onEvent: (event) => notifier.notify(event),
-  });
-  announceStart(log, 'clock', config, triggers.where, job.nextRun());
   // Under foreman, a process that ends ends the dyno: stay up even when no kick-off is left.
   const keepAlive = setInterval(() => undefined, 2 ** 30);
+  // Before the clock says it is up: a stop signal that came before the handler would kill it
+  // unheard. No signal is handled before main() returns, so `job` is set by then.
   stopOnSignals(
     log,
     async (reason) => {
@@ -51,8 +47,17 @@ function main(): void {
       await notifyPool.close();
       log.info({ reason }, `stopped (${reason})`);
     },
-    { watchPid: supervisorPid() },
+    { watchPid: readHandedDown(process.env).supervisorPid },
   );
+  const job = startClock({
+    schedule: config.schedule,
+    timezone: config.timezone,
+    firstTag,
+    log,
+    trigger: (tag) => triggers.trigger(tag, shutdown.signal),
+    onEvent: (event) => notifier.notify(event),
+  });
+  announceStart(log, 'clock', config, triggers.where, job.nextRun());
 }
 
 if (require.main === module) main();

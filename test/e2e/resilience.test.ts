@@ -152,6 +152,19 @@ describe('the web command as one unit', () => {
     expect(web.output()).not.toContain('start-line-secret');
   });
 
+  it('runs as three processes: foreman with the supervisor in it, web and clock', async () => {
+    const { web, run } = await startTree();
+    try {
+      const commands = processesWith('RUN_ID', run).map((p) => p.command);
+      expect(commands).toHaveLength(3);
+      for (const entry of ['supervise.js nf start', 'propagate.js', 'schedule.js']) {
+        expect(commands.filter((command) => command.includes(entry))).toHaveLength(1);
+      }
+    } finally {
+      await web.stop('SIGTERM');
+    }
+  });
+
   it('stops web and clock cleanly when only its top process gets SIGTERM', async () => {
     const { web, run } = await startTree();
     expect(

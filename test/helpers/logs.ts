@@ -19,7 +19,7 @@ export function captureLogs(name = 'test', level = 'debug'): CapturedLogs {
     },
   });
   return {
-    log: createLogger(name, level, sink),
+    log: createLogger(name, level, 'json', sink),
     entries: () =>
       text
         .split('\n')

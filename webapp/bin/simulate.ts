@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { loadConfigOrExit } from '../process/lifecycle';
+import { loadConfigOrExit } from '../lifecycle/load-config-or-exit';
 import { simulateChain } from '../simulation/simulate-chain';
 
 /** `npm run simulate`: the whole chain with this configuration, against a fake hub. */

@@ -2,7 +2,7 @@ import { describeRequest } from '../builds/describe-request';
 import { prepareTriggers } from '../builds/prepare-triggers';
 import { createTarget } from '../builds/targets/create-target';
 import { createLogger } from '../logging/create-logger';
-import { loadConfigOrExit } from '../process/lifecycle';
+import { loadConfigOrExit } from '../lifecycle/load-config-or-exit';
 
 const usage = `usage: npm run trigger -- [--dry-run] [tag]
   tag        a tag of TAG_SEQUENCE (default: the first one)
@@ -40,7 +40,7 @@ async function main(argv: string[]): Promise<void> {
     process.exit(0);
   }
   const config = loadConfigOrExit('trigger');
-  const log = createLogger('trigger', config.logLevel, undefined, config.logFormat);
+  const log = createLogger('trigger', config.logLevel, config.logFormat);
   for (const notice of config.notices) log.warn(notice);
   const tag = command.tags[0] ?? (config.tagSequence[0] as string);
   if (command.tags.length > 1 || !config.tagSequence.includes(tag)) {

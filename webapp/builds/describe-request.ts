@@ -1,5 +1,5 @@
 import { redact } from '../secrets/redact';
-import { buildMethod, type BuildTarget } from './targets/build-target';
+import type { BuildTarget } from './targets/build-target';
 
 /**
  * The request that would start the build of `tag`, as text (method and URL, headers, body),
@@ -8,7 +8,7 @@ import { buildMethod, type BuildTarget } from './targets/build-target';
 export function describeRequest(target: BuildTarget, tag: string): string {
   const { url, headers, body } = target.request(tag);
   const lines = [
-    `${buildMethod} ${url}`,
+    `POST ${url}`,
     ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`),
     '',
     body,

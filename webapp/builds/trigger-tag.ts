@@ -4,7 +4,7 @@ import type { Logger } from '../logging/create-logger';
 import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
 import type { RetryPolicy, TriggerOutcome } from '../types';
 import { redact } from '../secrets/redact';
-import { buildMethod, type BuildTarget, type Refusal } from './targets/build-target';
+import type { BuildTarget, Refusal } from './targets/build-target';
 
 export interface TriggerDeps {
   target: BuildTarget;
@@ -107,7 +107,7 @@ async function sendOnce(
     const answer = await sendRequest(
       url,
       {
-        method: buildMethod,
+        method: 'POST',
         headers,
         body,
         dispatcher: deps.dispatcher,

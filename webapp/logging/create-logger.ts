@@ -11,8 +11,8 @@ export type { Logger };
 export function createLogger(
   name: string,
   level: string,
-  destination?: DestinationStream,
   format: LogFormat = 'auto',
+  destination?: DestinationStream,
 ): Logger {
   const options = { level, base: { name }, timestamp: pino.stdTimeFunctions.isoTime };
   if (destination !== undefined) return pino(options, destination);

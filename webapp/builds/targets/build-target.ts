@@ -1,10 +1,7 @@
 import type { SettingsOf, SettingsTable } from '../../settings/read-settings';
 import type { BuildRun, BuildState } from '../../types';
 
-/** The method of every build request. */
-export const buildMethod = 'POST';
-
-/** One HTTP request that starts the build of a tag. */
+/** One HTTP request that starts the build of a tag: every target's is a POST. */
 export interface BuildRequest {
   url: string;
   headers: Record<string, string>;

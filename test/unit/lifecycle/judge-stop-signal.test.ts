@@ -1,4 +1,4 @@
-import { judgeStopSignal } from '../../../webapp/process/judge-stop-signal';
+import { judgeStopSignal } from '../../../webapp/lifecycle/judge-stop-signal';
 
 describe('a stop signal to the supervisor', () => {
   it('starts a graceful stop when none is under way', () => {
