@@ -8,10 +8,19 @@ import {
   envDefaultsOf,
   readSettings,
   setting,
+  type SettingsInputOf,
   type SettingsOf,
   type SettingsTable,
 } from './settings/read-settings';
-import { asFlag, asList, asNumber, httpUrl, optionalToken, seconds } from './settings/schemas';
+import {
+  asFlag,
+  asList,
+  asNumber,
+  httpUrl,
+  inMilliseconds,
+  optionalToken,
+  seconds,
+} from './settings/schemas';
 import type { LogFormat, RetryPolicy, ScheduleSpec } from './types';
 
 const dockerHubName = (what: string) =>
@@ -77,7 +86,7 @@ export const settings = {
     env: 'PROPAGATION_DELAY',
     default: 100,
     fromEnv: asNumber,
-    schema: seconds(0, longestPropagationDelay),
+    schema: inMilliseconds(seconds(0, longestPropagationDelay)),
   }),
   /** PORT: the web port (Heroku sets it) */
   port: setting({
@@ -94,7 +103,7 @@ export const settings = {
   hubUrl: setting({
     env: 'DOCKERHUB_URL',
     default: 'https://registry.hub.docker.com',
-    schema: httpUrl,
+    schema: httpUrl.transform(withoutTrailingSlash),
   }),
   /** BUILD_TARGET: what builds a tag: dockerhub (Automated Builds), github (Actions) or gitlab (CI) */
   buildTarget: setting<TargetName>({
@@ -108,7 +117,7 @@ export const settings = {
    * WEBHOOK_SECRET: when set, deliveries, the page and /status must carry it; two secrets,
    * comma-separated, are both accepted while one replaces the other. Keep it out of this file.
    */
-  webhookSecret: setting<string | undefined>({
+  webhookSecrets: setting<string[], string | undefined>({
     env: 'WEBHOOK_SECRET',
     default: undefined,
     secret: true,
@@ -118,7 +127,8 @@ export const settings = {
         const problem = webhookSecretsProblem(text);
         if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
       })
-      .optional(),
+      .optional()
+      .transform((text) => (text === undefined ? [] : splitWebhookSecrets(text))),
   }),
   /** STATE_FILE: the journal of pending triggers, relative to the working directory */
   stateFile: setting({
@@ -131,7 +141,7 @@ export const settings = {
     env: 'STALL_TIMEOUT',
     default: 5 * 3600,
     fromEnv: asNumber,
-    schema: seconds(0, 7 * 86400),
+    schema: inMilliseconds(seconds(0, 7 * 86400)),
   }),
   /** STALL_RETRIGGER: trigger a stalled tag once more */
   stallRetrigger: setting({
@@ -145,34 +155,34 @@ export const settings = {
     env: 'TRIGGER_RETRY_INITIAL',
     default: 2,
     fromEnv: asNumber,
-    schema: seconds(0.01, 3600),
+    schema: inMilliseconds(seconds(0.01, 3600)),
   }),
   /** TRIGGER_RETRY_MAX: the longest wait between retries, in seconds */
   retryMax: setting({
     env: 'TRIGGER_RETRY_MAX',
     default: 60,
     fromEnv: asNumber,
-    schema: seconds(0.01, 3600),
+    schema: inMilliseconds(seconds(0.01, 3600)),
   }),
   /** TRIGGER_RETRY_GIVE_UP: seconds after the first attempt when retrying stops */
   retryGiveUp: setting({
     env: 'TRIGGER_RETRY_GIVE_UP',
     default: 600,
     fromEnv: asNumber,
-    schema: seconds(0, 86400),
+    schema: inMilliseconds(seconds(0, 86400)),
   }),
   /** TRIGGER_TIMEOUT: seconds one request to another service may take, first byte sent to last byte read */
   triggerTimeout: setting({
     env: 'TRIGGER_TIMEOUT',
     default: 10,
     fromEnv: asNumber,
-    schema: seconds(0.1, 600),
+    schema: inMilliseconds(seconds(0.1, 600)),
   }),
   /** DOCKERHUB_API_URL: Docker Hub's API, read for the tags' last pushes and upstream images */
   registryApiUrl: setting({
     env: 'DOCKERHUB_API_URL',
     default: 'https://hub.docker.com',
-    schema: httpUrl,
+    schema: httpUrl.transform(withoutTrailingSlash),
   }),
   /** DOCKERHUB_API_USER: the Docker ID that reads a private repository (with DOCKERHUB_API_TOKEN) */
   registryUser: setting<string | undefined>({
@@ -193,38 +203,42 @@ export const settings = {
     default: 600,
     fromEnv: asNumber,
     // A poll has a floor: 0.001 would read the registry hundreds of times a second.
-    schema: seconds(0, 86400).refine((value) => value === 0 || value >= 1, {
-      message: 'must be 0 (off) or at least 1 second',
-    }),
+    schema: inMilliseconds(
+      seconds(0, 86400).refine((value) => value === 0 || value >= 1, {
+        message: 'must be 0 (off) or at least 1 second',
+      }),
+    ),
   }),
   /** UPSTREAM_IMAGES: images whose new push kicks the chain off, e.g. alpine:3.20,acme/base */
-  upstreamImages: setting<string | undefined>({
+  upstreamImages: setting<ImageRef[], string | undefined>({
     env: 'UPSTREAM_IMAGES',
     default: undefined,
     schema: z
       .string()
-      .superRefine((text, context) => {
+      .optional()
+      .transform((text, context) => {
+        if (text === undefined) return [];
         try {
-          parseImageList(text);
+          return parseImageList(text);
         } catch (err) {
           context.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
         }
-      })
-      .optional(),
+      }),
   }),
   /** UPSTREAM_POLL_INTERVAL: seconds between two reads of the upstream images */
   upstreamPollInterval: setting({
     env: 'UPSTREAM_POLL_INTERVAL',
     default: 600,
     fromEnv: asNumber,
-    schema: seconds(1, 86400),
+    schema: inMilliseconds(seconds(1, 86400)),
   }),
   /** UPSTREAM_QUIET: seconds an upstream image must keep a new digest before it counts (0: at once) */
   upstreamQuiet: setting({
     env: 'UPSTREAM_QUIET',
     default: 600,
     fromEnv: asNumber,
-    schema: seconds(0, 86400),
+    schema: inMilliseconds(seconds(0, 86400)),
   }),
   /** NOTIFY_URL: an incoming webhook (Slack, Mattermost, Discord's /slack, Teams); keep it out of this file */
   notifyUrl: setting<string | undefined>({
@@ -255,7 +269,7 @@ export const settings = {
     env: 'BUILD_POLL_INTERVAL',
     default: 60,
     fromEnv: asNumber,
-    schema: seconds(1, 3600),
+    schema: inMilliseconds(seconds(1, 3600)),
   }),
   /** LOG_LEVEL: pino's level */
   logLevel: setting({
@@ -275,14 +289,15 @@ export const settings = {
 
 export type Settings = SettingsOf<typeof settings>;
 
-/** The settings, validated, in the units the app works in. */
+/**
+ * The settings, validated, in the units the app works in (every duration in milliseconds): the
+ * table's values as they are, but those that together make one larger value.
+ */
 export interface Config extends Omit<
   Settings,
   | 'triggerScheduling'
   | 'triggerTimezone'
   | 'buildTarget'
-  | 'webhookSecret'
-  | 'stallTimeout'
   | 'retryInitial'
   | 'retryMax'
   | 'retryGiveUp'
@@ -290,44 +305,25 @@ export interface Config extends Omit<
   | 'registryApiUrl'
   | 'registryUser'
   | 'registryToken'
-  | 'reconcileInterval'
-  | 'upstreamImages'
-  | 'upstreamPollInterval'
-  | 'upstreamQuiet'
   | 'notifyUrl'
   | 'notifyOn'
-  | 'buildPollInterval'
 > {
+  /** TRIGGER_SCHEDULE and TRIGGER_TIMEZONE, as the clock runs them */
   schedule: ScheduleSpec;
   timezone: string;
-  /** milliseconds */
-  propagationDelay: number;
   /** the chosen build target and its own settings */
   target: TargetConfig;
   dryRun: boolean;
-  /** WEBHOOK_SECRET's secrets, the newest first; none: deliveries, the page and /status are open */
-  webhookSecrets: string[];
   /** the variable whose absence makes this a dry run */
   tokenVariable: string;
-  /** milliseconds; 0 turns stall detection off */
-  stallTimeout: number;
-  /** milliseconds */
+  /** TRIGGER_RETRY_* and TRIGGER_TIMEOUT */
   retry: RetryPolicy;
   /** Docker Hub's API, and the login that reads a private repository */
   registry: { url: string; user: string | undefined; token: string | undefined };
-  /** milliseconds; 0 turns reconciliation off */
-  reconcileInterval: number;
-  upstreamImages: ImageRef[];
-  /** milliseconds */
-  upstreamPollInterval: number;
-  /** milliseconds a new upstream digest must last before it counts; 0: at once */
-  upstreamQuiet: number;
   /** what the processes say once at start, beside any error: e.g. variables no longer read */
   notices: string[];
   /** where notifications go, and which */
   notify: { url: string | undefined; events: NotifyEvent[] };
-  /** milliseconds between two reads of a run not yet finished */
-  buildPollInterval: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -358,7 +354,7 @@ export function envDefaults(): Record<string, string | undefined> {
  */
 export function loadConfig(
   env: Env = process.env,
-  defaults: Partial<Settings> = {},
+  defaults: Partial<SettingsInputOf<typeof settings>> = {},
   now: Date = new Date(),
 ): Config {
   const core = readSettings(settings, env, 'webapp/config.ts', defaults);
@@ -403,43 +399,36 @@ export function loadConfig(
   if (problems.length > 0 || schedule === undefined || timezone === undefined || !target?.config) {
     throw new ConfigError([...problems, ...notices]);
   }
-  const v = values as Settings;
+  const {
+    triggerScheduling: _scheduling,
+    triggerTimezone: _timezone,
+    buildTarget: _target,
+    retryInitial,
+    retryMax,
+    retryGiveUp,
+    triggerTimeout,
+    registryApiUrl,
+    registryUser,
+    registryToken,
+    notifyUrl,
+    notifyOn,
+    ...rest
+  } = values as Settings;
   return {
-    userName: v.userName,
-    repoName: v.repoName,
-    tagSequence: v.tagSequence,
+    ...rest,
     schedule,
     timezone,
-    propagationRoute: v.propagationRoute,
-    propagationDelay: Math.round(v.propagationDelay * 1000),
-    port: v.port,
-    hubUrl: v.hubUrl.replace(/\/+$/, ''),
     target: target.config,
     dryRun: !target.canSend,
     tokenVariable: target.tokenVariable,
-    webhookSecrets: v.webhookSecret === undefined ? [] : splitWebhookSecrets(v.webhookSecret),
-    stateFile: v.stateFile,
-    stallTimeout: Math.round(v.stallTimeout * 1000),
-    stallRetrigger: v.stallRetrigger,
     retry: {
-      initialDelay: Math.round(v.retryInitial * 1000),
-      maxDelay: Math.round(v.retryMax * 1000),
-      giveUpAfter: Math.round(v.retryGiveUp * 1000),
-      timeout: Math.round(v.triggerTimeout * 1000),
+      initialDelay: retryInitial,
+      maxDelay: retryMax,
+      giveUpAfter: retryGiveUp,
+      timeout: triggerTimeout,
     },
-    registry: {
-      url: v.registryApiUrl.replace(/\/+$/, ''),
-      user: v.registryUser,
-      token: v.registryToken,
-    },
-    reconcileInterval: Math.round(v.reconcileInterval * 1000),
-    upstreamImages: v.upstreamImages === undefined ? [] : parseImageList(v.upstreamImages),
-    upstreamPollInterval: Math.round(v.upstreamPollInterval * 1000),
-    upstreamQuiet: Math.round(v.upstreamQuiet * 1000),
-    notify: { url: v.notifyUrl, events: [...new Set(v.notifyOn)] },
-    buildPollInterval: Math.round(v.buildPollInterval * 1000),
-    logLevel: v.logLevel,
-    logFormat: v.logFormat,
+    registry: { url: registryApiUrl, user: registryUser, token: registryToken },
+    notify: { url: notifyUrl, events: [...new Set(notifyOn)] },
     notices,
   };
 }
@@ -497,6 +486,10 @@ function webhookSecretsProblem(text: string): string | undefined {
   const bad = secrets.findIndex((secret) => !webhookSecretRule.test(secret));
   if (bad >= 0) return `its ${bad === 0 ? 'first' : 'second'} secret must be ${rule}`;
   return undefined;
+}
+
+function withoutTrailingSlash(url: string): string {
+  return url.replace(/\/+$/, '');
 }
 
 function isTimeZone(zone: string): boolean {

@@ -1,26 +1,36 @@
 import type { z } from 'zod';
 
-/** One setting: its default, the variable that overrides it, and what a valid value is. */
-export interface Setting<T> {
+/**
+ * One setting: its default, the variable that overrides it, and what a valid value is. The
+ * default and the variable are written as a person writes them (`I`, e.g. seconds); the schema
+ * checks that and gives the value in the unit the app works in (`T`, e.g. milliseconds).
+ */
+export interface Setting<T, I = T> {
   /** the environment variable that overrides the default */
   env: string;
-  default: T;
-  schema: z.ZodType<T>;
+  default: I;
+  schema: z.ZodType<T, I>;
   /** turns the variable's text into what `schema` checks; the text itself when left out */
   fromEnv?: (text: string) => unknown;
   /** its value never appears in an error, a log line or a page */
   secret?: boolean;
 }
 
-export type SettingsTable = Record<string, Setting<unknown>>;
+// A table holds settings of every type: with `unknown`, no schema's own input type would fit.
+export type SettingsTable = Record<string, Setting<any, any>>;
 
-/** The values a table of settings holds, key by key. */
+/** The values a table of settings holds, key by key, in the app's units. */
 export type SettingsOf<T extends SettingsTable> = {
-  [K in keyof T]: T[K] extends Setting<infer V> ? V : never;
+  [K in keyof T]: T[K] extends Setting<infer V, infer _I> ? V : never;
 };
 
-/** Declares one setting; the value's type follows from the default and the schema. */
-export const setting = <T>(definition: Setting<T>): Setting<T> => definition;
+/** The values as a person writes them (the defaults' and the variables' units), key by key. */
+export type SettingsInputOf<T extends SettingsTable> = {
+  [K in keyof T]: T[K] extends Setting<infer _V, infer I> ? I : never;
+};
+
+/** Declares one setting; the value's types follow from the default and the schema. */
+export const setting = <T, I = T>(definition: Setting<T, I>): Setting<T, I> => definition;
 
 /**
  * Reads every setting of `table` from `env`, or from its default (`defaults` may replace some,
@@ -31,13 +41,13 @@ export function readSettings<T extends SettingsTable>(
   table: T,
   env: Record<string, string | undefined>,
   file: string,
-  defaults: Partial<SettingsOf<T>> = {},
+  defaults: Partial<SettingsInputOf<T>> = {},
 ): { values: Partial<SettingsOf<T>>; problems: string[]; fromEnv: Set<keyof T> } {
   const values: Partial<SettingsOf<T>> = {};
   const problems: string[] = [];
   const fromEnv = new Set<keyof T>();
   for (const key of Object.keys(table) as (keyof T & string)[]) {
-    const definition = table[key] as Setting<unknown>;
+    const definition = table[key] as Setting<unknown, unknown>;
     const raw = env[definition.env];
     const given = raw !== undefined && raw !== '';
     if (given) fromEnv.add(key);

@@ -15,6 +15,10 @@ export const seconds = (min: number, max: number) =>
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max} seconds`);
 
+/** Seconds as a person writes them, milliseconds as the app works in them. */
+export const inMilliseconds = <I>(schema: z.ZodType<number, I>) =>
+  schema.transform((value) => Math.round(value * 1000));
+
 export const optionalToken = z.string().regex(/^\S+$/, 'must not contain spaces').optional();
 
 export const gitRef = z.string().regex(/^[^\s~^:?*[\\]+$/, 'must be a branch or tag name');
