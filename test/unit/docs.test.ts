@@ -1,9 +1,12 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { envDefaults, envNames } from '../../webapp/config';
 import { appDir } from '../../webapp/deployment/app-info';
 
 const read = (file: string) => readFileSync(join(appDir(), file), 'utf8');
+const docs = readdirSync(join(appDir(), 'docs'))
+  .filter((name) => name.endsWith('.md'))
+  .sort();
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 interface AppJson {
@@ -53,7 +56,22 @@ describe('app.json, for the Heroku Button', () => {
 
 describe('the README', () => {
   const readme = read('README.md');
-  const rows = [...readme.matchAll(/^\| `([A-Z_]+)` \| (.*) \| (.*) \|$/gm)];
+
+  it('has the Heroku button and the Quick start commands', () => {
+    expect(readme).toContain('https://www.herokucdn.com/deploy/button.svg');
+    expect(readme).toContain('npm ci && npm start');
+    expect(readme).toContain('npm ci && npm test');
+  });
+
+  it('lists every file of docs/', () => {
+    const listed = [...readme.matchAll(/\]\(docs\/([\w-]+\.md)\)/g)].map((match) => match[1]);
+    expect([...new Set(listed)].sort()).toEqual(docs);
+  });
+});
+
+describe('docs/configuration.md', () => {
+  const text = read('docs/configuration.md');
+  const rows = [...text.matchAll(/^\| `([A-Z_]+)` \| (.*) \| (.*) \|$/gm)];
 
   it('has a configuration table with every variable config.ts reads, and its default', () => {
     expect(rows.map((row) => row[1]).sort()).toEqual([...envNames].sort());
@@ -64,15 +82,53 @@ describe('the README', () => {
     }
   });
 
-  it('documents every status code the webhook answers', () => {
-    for (const status of ['200', '400', '403', '404', '405', '413', '415', '422']) {
-      expect(readme).toMatch(new RegExp(`^\\| ${status} \\|`, 'm'));
+  it('is the one place with such a table', () => {
+    for (const file of ['README.md', ...docs.map((name) => `docs/${name}`)]) {
+      if (file === 'docs/configuration.md') continue;
+      expect([file, read(file)]).toEqual([file, expect.not.stringMatching(/^\| `[A-Z_]+` \|/m)]);
     }
   });
+});
 
-  it('has the Heroku button and the Quick start commands', () => {
-    expect(readme).toContain('https://www.herokucdn.com/deploy/button.svg');
-    expect(readme).toContain('npm ci && npm start');
-    expect(readme).toContain('npm ci && npm test');
+describe('docs/webhook.md', () => {
+  const text = read('docs/webhook.md');
+
+  it('documents every status code the webhook answers', () => {
+    for (const status of ['200', '400', '403', '404', '405', '413', '415', '422']) {
+      expect(text).toMatch(new RegExp(`^\\| ${status} \\|`, 'm'));
+    }
+  });
+});
+
+// GitHub's anchor of a heading: lower case, punctuation dropped, each space a hyphen.
+const anchorOf = (heading: string) =>
+  heading
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}_ -]/gu, '')
+    .replace(/ /g, '-');
+
+const anchorsOf = (text: string) =>
+  new Set(
+    [...text.replace(/^```[\s\S]*?^```/gm, '').matchAll(/^#{1,6} (.+)$/gm)].map((match) =>
+      anchorOf(match[1] as string),
+    ),
+  );
+
+describe('the links between the README and docs/', () => {
+  const files = ['README.md', ...docs.map((name) => `docs/${name}`)];
+
+  it.each(files)('leads from %s only to files and headings that exist', (file) => {
+    const text = read(file).replace(/^```[\s\S]*?^```/gm, '');
+    const links = [...text.matchAll(/\]\(([^)\s]+)\)/g)]
+      .map((match) => match[1] as string)
+      .filter((link) => !/^[a-z]+:/.test(link));
+    for (const link of links) {
+      const [path, anchor] = link.split('#') as [string, string | undefined];
+      const target = path === '' ? file : join(dirname(file), path);
+      expect([link, existsSync(join(appDir(), target))]).toEqual([link, true]);
+      if (anchor !== undefined) {
+        expect([link, anchorsOf(read(target)).has(anchor)]).toEqual([link, true]);
+      }
+    }
   });
 });
