@@ -1,5 +1,6 @@
 import { prepareTriggers } from './builds/prepare-triggers';
 import { createPool } from './http/create-pool';
+import { realClock } from './timing/real-clock';
 import { startClock } from './clock/start-clock';
 import { createLogger } from './logging/create-logger';
 import { announceStart } from './deployment/announce-start';
@@ -28,7 +29,7 @@ function main(): void {
     retry: config.retry,
     dispatcher: notifyPool,
     secrets: triggers.target.secrets,
-    now: Date.now,
+    clock: realClock,
   });
   const shutdown = new AbortController();
   const firstTag = config.tagSequence[0] as string;

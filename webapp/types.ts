@@ -50,11 +50,18 @@ export type ScheduleSpec =
 
 export type LogFormat = 'auto' | 'json' | 'pretty';
 
-/** The clock that the chain's waits run on; tests pass one they can move by hand. */
-export interface Timers {
+/**
+ * The clock everything that waits runs on: the time, timers, a wait that shutdown cuts short, and
+ * the randomness of retry jitter. Tests pass one they can move by hand.
+ */
+export interface Clock {
   now(): number;
   setTimeout(run: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /** waits `ms`; rejects at once when `signal` aborts */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** a number from 0 to 1, for jitter */
+  random(): number;
 }
 
 /** What happened that someone may want to hear of; times in ms. */

@@ -11,7 +11,7 @@ import { MockAgent } from 'undici';
 import { loadConfig } from '../../webapp/config';
 import { appDir } from '../../webapp/deployment/app-info';
 import { createLogger } from '../../webapp/logging/create-logger';
-import { realTimers } from '../../webapp/timing/timers';
+import { realClock } from '../../webapp/timing/real-clock';
 import { buildPushPayload } from '../../webapp/simulation/build-push-payload';
 import {
   freePort,
@@ -296,7 +296,7 @@ async function startBenchApp() {
   };
   const web = createWebApp(config, log, {
     trigger: async () => ({ ok: true, dryRun: true, attempts: 0 }),
-    timers: realTimers,
+    clock: realClock,
     journal,
     dispatcher: new MockAgent(),
     version: 'bench',

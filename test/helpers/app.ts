@@ -65,7 +65,7 @@ export function buildTestApp<J extends Journal = ReturnType<typeof memoryJournal
       triggered.push(tag);
       return outcome;
     },
-    timers,
+    clock: timers,
     journal,
     dispatcher: registry,
     version: '9.9.9',

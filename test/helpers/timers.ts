@@ -1,7 +1,7 @@
-import type { Timers } from '../../webapp/types';
+import type { Clock } from '../../webapp/types';
 
-/** Timers that move only when the test says so. */
-export class ManualTimers implements Timers {
+/** Clock that move only when the test says so. */
+export class ManualTimers implements Clock {
   private current: number;
   private queue: { at: number; run: () => void; id: number }[] = [];
   private ids = 0;
@@ -22,6 +22,23 @@ export class ManualTimers implements Timers {
 
   clearTimeout(handle: unknown): void {
     this.queue = this.queue.filter((entry) => entry.id !== handle);
+  }
+
+  /** A wait that ends when the clock is moved past it, or at once when `signal` aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(new Error('aborted'));
+      const id = this.setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => {
+        this.clearTimeout(id);
+        reject(new Error('aborted'));
+      });
+    });
+  }
+
+  /** The middle of every jitter: waits are what the policy says, halfway. */
+  random(): number {
+    return 0.5;
   }
 
   /** How many timers are set. */

@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { formatBytes, sendRequest } from '../http/send-request';
 import type { Logger } from '../logging/create-logger';
-import type { BuildRun, BuildState, Timers } from '../types';
+import type { BuildRun, BuildState, Clock } from '../types';
 import { redact } from '../secrets/redact';
 import { hasEnded, type BuildTarget } from './targets/build-target';
 
@@ -17,7 +17,7 @@ const runAnswerLimit = 512 * 1024;
 export interface BuildWatcherDeps {
   target: Pick<BuildTarget, 'runs' | 'cannotFollow' | 'secrets'>;
   log: Logger;
-  timers: Timers;
+  clock: Clock;
   dispatcher: Dispatcher;
   /** ms between two reads of a run that has not ended */
   interval: number;
@@ -87,7 +87,7 @@ function readWait(interval: number, failures: number): number {
  * says so once and follows nothing.
  */
 export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
-  const { log, timers, target } = deps;
+  const { log, clock, target } = deps;
   const builds = new Map<string, Followed>();
   const shutdown = new AbortController();
   let reader = target.runs;
@@ -98,7 +98,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
     reader = undefined;
     log.warn(`builds are no longer followed: ${why}`);
     for (const followed of builds.values()) {
-      if (followed.timer !== undefined) timers.clearTimeout(followed.timer);
+      if (followed.timer !== undefined) clock.clearTimeout(followed.timer);
       followed.timer = undefined;
     }
   };
@@ -147,7 +147,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
   const link = (run: BuildRun) => run.url ?? `run ${run.id}`;
 
   const stop = (followed: Followed, why: string) => {
-    if (followed.timer !== undefined) timers.clearTimeout(followed.timer);
+    if (followed.timer !== undefined) clock.clearTimeout(followed.timer);
     followed.timer = undefined;
     followed.stopped = why;
     followed.unreadable = undefined;
@@ -156,8 +156,8 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
   const next = (tag: string, followed: Followed) => {
     if (reader === undefined) return;
     const wait = readWait(deps.interval, followed.failures);
-    const left = Math.max(0, followed.until - timers.now());
-    followed.timer = timers.setTimeout(() => void look(tag, followed), Math.min(wait, left));
+    const left = Math.max(0, followed.until - clock.now());
+    followed.timer = clock.setTimeout(() => void look(tag, followed), Math.min(wait, left));
   };
 
   const failed = (tag: string, followed: Followed, reason: string) => {
@@ -173,7 +173,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
 
   const look = async (tag: string, followed: Followed) => {
     followed.timer = undefined;
-    if (timers.now() >= followed.until) {
+    if (clock.now() >= followed.until) {
       const why = `it has not ended ${deps.followFor / 1000} s after its start`;
       stop(followed, why);
       log.info(
@@ -230,7 +230,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
   return {
     started(tag, run) {
       const previous = builds.get(tag);
-      if (previous?.timer !== undefined) timers.clearTimeout(previous.timer);
+      if (previous?.timer !== undefined) clock.clearTimeout(previous.timer);
       builds.delete(tag);
       if (run === undefined) {
         if (reader !== undefined && !unnamed) {
@@ -242,7 +242,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
         }
         return;
       }
-      const followed: Followed = { run, until: timers.now() + deps.followFor, failures: 0 };
+      const followed: Followed = { run, until: clock.now() + deps.followFor, failures: 0 };
       builds.set(tag, followed);
       next(tag, followed);
     },
@@ -271,7 +271,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
     close() {
       shutdown.abort();
       for (const followed of builds.values()) {
-        if (followed.timer !== undefined) timers.clearTimeout(followed.timer);
+        if (followed.timer !== undefined) clock.clearTimeout(followed.timer);
       }
     },
   };

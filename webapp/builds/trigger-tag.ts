@@ -1,8 +1,9 @@
 import type { Dispatcher } from 'undici';
 import { sendRequest } from '../http/send-request';
 import type { Logger } from '../logging/create-logger';
-import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
-import type { RetryPolicy, TriggerOutcome } from '../types';
+import { realClock } from '../timing/real-clock';
+import { retry } from '../timing/retry';
+import type { Clock, RetryPolicy, TriggerOutcome } from '../types';
 import { redact } from '../secrets/redact';
 import type { BuildTarget, Refusal } from './targets/build-target';
 
@@ -14,9 +15,8 @@ export interface TriggerDeps {
   dispatcher: Dispatcher;
   /** aborts the attempt under way and the waits between attempts (shutdown) */
   signal?: AbortSignal;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  now?: () => number;
-  random?: () => number;
+  /** the real clock when left out */
+  clock?: Pick<Clock, 'now' | 'sleep' | 'random'>;
 }
 
 /**
@@ -24,75 +24,85 @@ export interface TriggerDeps {
  * exponential backoff and jitter. Logs one line per attempt; never throws.
  */
 export async function triggerTag(tag: string, deps: TriggerDeps): Promise<TriggerOutcome> {
-  const { target, log, retry } = deps;
+  const { target, log } = deps;
   if (deps.dryRun) {
     log.warn({ tag, target: target.where }, `dry run: would trigger ${tag}`);
     return { ok: true, dryRun: true, attempts: 0 };
   }
-  const now = deps.now ?? Date.now;
-  const sleep = deps.sleep ?? sleepUnlessAborted;
-  const random = deps.random ?? Math.random;
-  const started = now();
-  for (let attempt = 1; ; attempt++) {
-    const answer = await sendOnce(tag, deps);
-    // A 2xx that came before shutdown is a build started: it is reported, never owed again.
-    const taken = answer.status !== undefined && answer.status >= 200 && answer.status < 300;
-    if (deps.signal?.aborted && !taken) {
-      log.warn({ tag, attempt, target: target.where }, `trigger of ${tag} cut short by shutdown`);
-      return { ok: false, dryRun: false, attempts: attempt, aborted: true };
-    }
-    const fields = { tag, attempt, target: target.where, status: answer.status };
-    if (answer.status !== undefined && target.askPlainer?.(answer.status) === true) {
-      log.warn(
-        fields,
-        `trigger of ${tag}: the server refused to name the run it starts (${answer.status}), asking again without that`,
-      );
-      continue;
-    }
-    const refusal: Refusal | undefined =
-      answer.status === undefined
-        ? { retry: true, reason: answer.error ?? 'no answer' }
-        : target.refusal(answer.status);
-    if (refusal === undefined) {
-      const run = answer.body === undefined ? undefined : target.startedRun?.(answer.body);
-      log.info(
-        run === undefined ? fields : { ...fields, run: run.url ?? run.id },
-        `triggered ${tag}`,
-      );
-      return {
-        ok: true,
-        dryRun: false,
-        attempts: attempt,
-        ...status(answer.status),
-        ...(run === undefined ? {} : { run }),
-      };
-    }
-    const failed = {
-      ok: false,
-      dryRun: false,
-      attempts: attempt,
-      reason: refusal.reason,
-      ...status(answer.status),
-    };
-    if (!refusal.retry) {
+  let last: { status?: number; reason: string } = { reason: 'no answer' };
+  const fieldsOf = (attempt: number) => ({
+    tag,
+    attempt,
+    target: target.where,
+    status: last.status,
+  });
+  const result = await retry<TriggerOutcome>(
+    async (attempt) => {
+      let answer = await sendOnce(tag, deps);
+      // A server that refuses the option to name the run is asked again at once, without it.
+      if (answer.status !== undefined && target.askPlainer?.(answer.status) === true) {
+        log.warn(
+          { ...fieldsOf(attempt), status: answer.status },
+          `trigger of ${tag}: the server refused to name the run it starts (${answer.status}), asking again without that`,
+        );
+        answer = await sendOnce(tag, deps);
+      }
+      // A 2xx that came before shutdown is a build started: it is reported, never owed again.
+      const taken = answer.status !== undefined && answer.status >= 200 && answer.status < 300;
+      if (deps.signal?.aborted && !taken) return { again: 'cut short by shutdown' };
+      const refusal: Refusal | undefined =
+        answer.status === undefined
+          ? { retry: true, reason: answer.error ?? 'no answer' }
+          : target.refusal(answer.status);
+      last = { ...status(answer.status), reason: refusal?.reason ?? '' };
+      const fields = fieldsOf(attempt);
+      if (refusal === undefined) {
+        const run = answer.body === undefined ? undefined : target.startedRun?.(answer.body);
+        log.info(
+          run === undefined ? fields : { ...fields, run: run.url ?? run.id },
+          `triggered ${tag}`,
+        );
+        return {
+          done: {
+            ok: true,
+            dryRun: false,
+            attempts: attempt,
+            ...status(answer.status),
+            ...(run === undefined ? {} : { run }),
+          },
+        };
+      }
+      if (refusal.retry) return { again: refusal.reason };
       log.error(fields, `trigger of ${tag} refused, not retried: ${refusal.reason}`);
-      return failed;
-    }
-    const wait = nextRetryWait(attempt, started, retry, now, random);
-    if (wait === undefined) {
-      log.error(
-        fields,
-        `trigger of ${tag} failed, giving up after ${attempt} attempt(s): ${refusal.reason}`,
-      );
-      return failed;
-    }
-    log.warn({ ...fields, retryIn: wait }, `trigger of ${tag} failed, retrying: ${refusal.reason}`);
-    try {
-      await sleep(wait, deps.signal);
-    } catch {
-      return { ...failed, aborted: true };
-    }
+      return { done: failure(attempt) };
+    },
+    {
+      policy: deps.retry,
+      clock: deps.clock ?? realClock,
+      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+      onRetry: (attempt, wait, reason) =>
+        log.warn(
+          { ...fieldsOf(attempt), retryIn: wait },
+          `trigger of ${tag} failed, retrying: ${reason}`,
+        ),
+    },
+  );
+  function failure(attempts: number): TriggerOutcome {
+    return { ok: false, dryRun: false, attempts, reason: last.reason, ...status(last.status) };
   }
+  if (result.kind === 'done') return result.value;
+  if (result.kind === 'aborted') {
+    log.warn(
+      { tag, attempt: result.attempts, target: target.where },
+      `trigger of ${tag} cut short by shutdown`,
+    );
+    return { ...failure(result.attempts), aborted: true };
+  }
+  log.error(
+    fieldsOf(result.attempts),
+    `trigger of ${tag} failed, giving up after ${result.attempts} attempt(s): ${result.reason}`,
+  );
+  return failure(result.attempts);
 }
 
 /** The most of a target's answer that is read: a dispatch's run details are a few hundred bytes. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../logging/create-logger';
-import type { ChainEvent, Timers, TriggerOutcome } from '../types';
+import type { ChainEvent, Clock, TriggerOutcome } from '../types';
 import type { Journal, PendingTrigger } from './create-journal';
 import { givenUpEvent } from './kick-off';
 
@@ -19,7 +19,7 @@ export interface PropagatorDeps {
   longestDelay: number;
   log: Logger;
   trigger: (tag: string, signal: AbortSignal) => Promise<TriggerOutcome>;
-  timers: Timers;
+  clock: Clock;
   journal: Journal;
   /** ms after a trigger without that tag's push before it counts as stalled; 0 turns it off */
   stallTimeout: number;
@@ -84,7 +84,7 @@ export interface Propagator {
 
 /** What to trigger when, and what was already triggered: the chain's memory. */
 export function createPropagator(deps: PropagatorDeps): Propagator {
-  const { tags, log, timers, journal } = deps;
+  const { tags, log, clock, journal } = deps;
   const positions = new Map(tags.map((tag, index) => [tag, index]));
   const pending = new Map<string, Pending>();
   const lastPush = new Map<string, number>();
@@ -107,10 +107,10 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
 
   const schedule = (entry: Pending) => {
     pending.set(entry.tag, entry);
-    entry.timer = timers.setTimeout(() => {
+    entry.timer = clock.setTimeout(() => {
       entry.timer = undefined;
       entry.sending = send(entry);
-    }, entry.dueAt - timers.now());
+    }, entry.dueAt - clock.now());
   };
 
   // A trigger that throws (it should not) counts as failed rather than crashing the process.
@@ -121,7 +121,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     });
 
   const givenUp = (tag: string, outcome: TriggerOutcome) =>
-    deps.onEvent?.(givenUpEvent(tag, outcome, timers.now()));
+    deps.onEvent?.(givenUpEvent(tag, outcome, clock.now()));
 
   const send = async (entry: Pending) => {
     const outcome = await attempt(entry.tag);
@@ -130,26 +130,26 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     persist();
     if (!outcome.ok) {
       // triggerTag has said why; the chain cannot go on until the next push or kick-off.
-      stalled.set(entry.tag, timers.now());
+      stalled.set(entry.tag, clock.now());
       givenUp(entry.tag, outcome);
       return;
     }
     if (outcome.dryRun) return;
-    triggeredAt.set(entry.tag, timers.now());
+    triggeredAt.set(entry.tag, clock.now());
     failed.delete(entry.tag);
     watch(entry.tag, false);
   };
 
-  const watch = (tag: string, retriggered: boolean, since = timers.now()) => {
+  const watch = (tag: string, retriggered: boolean, since = clock.now()) => {
     if (deps.stallTimeout <= 0) return;
     unwatch(tag);
-    const timer = timers.setTimeout(() => onStall(tag), since + deps.stallTimeout - timers.now());
+    const timer = clock.setTimeout(() => onStall(tag), since + deps.stallTimeout - clock.now());
     awaiting.set(tag, { since, retriggered, timer });
   };
 
   /** Whatever announced it, a push of `tag` ends the wait for it. */
   const pushed = (tag: string, at: number) => {
-    lastPush.set(tag, timers.now());
+    lastPush.set(tag, clock.now());
     knownPush.set(tag, Math.max(at, knownPush.get(tag) ?? at));
     unwatch(tag);
     stalled.delete(tag);
@@ -179,7 +179,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
 
   const unwatch = (tag: string) => {
     const watched = awaiting.get(tag);
-    if (watched !== undefined) timers.clearTimeout(watched.timer);
+    if (watched !== undefined) clock.clearTimeout(watched.timer);
     awaiting.delete(tag);
   };
 
@@ -188,7 +188,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   const satisfy = (tag: string) => {
     const owed = pending.get(tag);
     if (owed === undefined || owed.timer === undefined) return;
-    timers.clearTimeout(owed.timer);
+    clock.clearTimeout(owed.timer);
     pending.delete(tag);
     persist();
     log.info(
@@ -225,15 +225,14 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         pushedAt !== undefined && /^\d+$/.test(pushedAt) ? Number(pushedAt) * 1000 : undefined;
       // A push in the future is not believed: the delivery counts as one without pushed_at.
       const pushedMs =
-        stated !== undefined && stated <= timers.now() + futureSlack ? stated : undefined;
+        stated !== undefined && stated <= clock.now() + futureSlack ? stated : undefined;
       const next = tags[position + 1];
       const repeated = isRepeat(tag, next, pushedMs);
       // A repeat says nothing new of when the tag was pushed: the push known stays the latest.
-      pushed(tag, repeated ? (knownPush.get(tag) ?? timers.now()) : (pushedMs ?? timers.now()));
+      pushed(tag, repeated ? (knownPush.get(tag) ?? clock.now()) : (pushedMs ?? clock.now()));
       if (!repeated) satisfy(tag);
       if (next === undefined) {
-        if (!repeated)
-          deps.onEvent?.({ kind: 'chain-complete', tag, at: pushedMs ?? timers.now() });
+        if (!repeated) deps.onEvent?.({ kind: 'chain-complete', tag, at: pushedMs ?? clock.now() });
         return { kind: 'last', duplicate: repeated };
       }
       const queued = pending.get(next);
@@ -241,7 +240,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       if (repeated) return { kind: 'duplicate', next };
       const entry: Pending = {
         tag: next,
-        dueAt: timers.now() + deps.delay,
+        dueAt: clock.now() + deps.delay,
         after: tag,
         ...(pushedAt === undefined ? {} : { pushedAt }),
       };
@@ -271,7 +270,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     buildFailed(tag) {
       if (!awaiting.has(tag)) return;
       unwatch(tag);
-      failed.set(tag, timers.now());
+      failed.set(tag, clock.now());
     },
     knowledge() {
       return {
@@ -282,7 +281,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       };
     },
     resume() {
-      const latest = timers.now() + deps.longestDelay;
+      const latest = clock.now() + deps.longestDelay;
       const owed = journal.load().filter((entry) => {
         const dueAt = new Date(entry.dueAt).toISOString();
         if (!positions.has(entry.tag)) {
@@ -311,7 +310,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
           { tag: entry.tag, dueAt: new Date(entry.dueAt).toISOString() },
           `resuming the pending trigger of ${entry.tag}`,
         );
-        schedule({ ...entry, dueAt: Math.max(entry.dueAt, timers.now()) });
+        schedule({ ...entry, dueAt: Math.max(entry.dueAt, clock.now()) });
       }
       persist();
       return owed.length;
@@ -333,9 +332,9 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     async close() {
       shutdown.abort();
       for (const entry of pending.values()) {
-        if (entry.timer !== undefined) timers.clearTimeout(entry.timer);
+        if (entry.timer !== undefined) clock.clearTimeout(entry.timer);
       }
-      for (const watched of awaiting.values()) timers.clearTimeout(watched.timer);
+      for (const watched of awaiting.values()) clock.clearTimeout(watched.timer);
       await Promise.all([...pending.values()].map((entry) => entry.sending));
     },
   };

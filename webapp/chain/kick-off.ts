@@ -1,5 +1,5 @@
 import type { Logger } from '../logging/create-logger';
-import type { ChainEvent, TriggerBuild, TriggerOutcome } from '../types';
+import type { ChainEvent, Clock, TriggerBuild, TriggerOutcome } from '../types';
 
 /** The event that says a trigger was given up: its tag, when, and why (secrets scrubbed). */
 export function givenUpEvent(tag: string, outcome: TriggerOutcome, at: number): ChainEvent {
@@ -14,7 +14,7 @@ export interface KickOffDeps {
   why: string;
   signal?: AbortSignal;
   onEvent?: (event: ChainEvent) => void;
-  now: () => number;
+  clock: Pick<Clock, 'now'>;
 }
 
 /**
@@ -31,6 +31,7 @@ export async function kickOff(deps: KickOffDeps): Promise<TriggerOutcome> {
     log.error({ err, tag: firstTag }, 'kick-off failed');
     outcome = { ok: false, dryRun: false, attempts: 1, reason: 'trigger failed' };
   }
-  if (!outcome.ok && !outcome.aborted) deps.onEvent?.(givenUpEvent(firstTag, outcome, deps.now()));
+  if (!outcome.ok && !outcome.aborted)
+    deps.onEvent?.(givenUpEvent(firstTag, outcome, deps.clock.now()));
   return outcome;
 }

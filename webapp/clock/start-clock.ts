@@ -1,6 +1,7 @@
 import type { Cron } from 'croner';
 import type { Logger } from '../logging/create-logger';
-import type { ChainEvent, ScheduleSpec, TriggerBuild } from '../types';
+import { realClock } from '../timing/real-clock';
+import type { ChainEvent, Clock, ScheduleSpec, TriggerBuild } from '../types';
 import { kickOff } from '../chain/kick-off';
 import { createSchedule } from './create-schedule';
 
@@ -12,7 +13,8 @@ export interface ClockDeps {
   trigger: TriggerBuild;
   /** hears of a kick-off whose trigger was given up */
   onEvent?: (event: ChainEvent) => void;
-  now?: () => number;
+  /** the real clock when left out */
+  clock?: Pick<Clock, 'now'>;
 }
 
 /** Triggers the first tag on every tick of the schedule; a failed tick never stops the clock. */
@@ -25,7 +27,7 @@ export function startClock(deps: ClockDeps): Cron {
       log,
       why: 'kick-off:',
       ...(deps.onEvent === undefined ? {} : { onEvent: deps.onEvent }),
-      now: deps.now ?? Date.now,
+      clock: deps.clock ?? realClock,
     });
     logNext(job, log);
   });

@@ -2,8 +2,8 @@ import type { Dispatcher } from 'undici';
 import { readRetryAfter } from '../http/read-retry-after';
 import { sendRequest } from '../http/send-request';
 import type { Logger } from '../logging/create-logger';
-import type { ChainEvent, RetryPolicy } from '../types';
-import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
+import type { ChainEvent, Clock, RetryPolicy } from '../types';
+import { retry } from '../timing/retry';
 import { maskUrl } from '../secrets/mask-url';
 import { redact } from '../secrets/redact';
 import { describeEvent, describeFolded, type FoldedEvents } from './describe-event';
@@ -36,9 +36,7 @@ export interface NotifierDeps {
   dispatcher: Dispatcher;
   /** strings that must never be sent: scrubbed from each text */
   secrets: readonly string[];
-  now: () => number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  random?: () => number;
+  clock: Pick<Clock, 'now' | 'sleep' | 'random'>;
 }
 
 export interface Notifier {
@@ -81,9 +79,7 @@ interface Waiting extends FoldedEvents {
  * is ever dropped. A failure is logged, never thrown.
  */
 export function createNotifier(deps: NotifierDeps): Notifier {
-  const { log, retry } = deps;
-  const sleep = deps.sleep ?? sleepUnlessAborted;
-  const random = deps.random ?? Math.random;
+  const { log, clock } = deps;
   const masked = deps.url === undefined ? undefined : maskWholePath(deps.url);
   const secrets = [...deps.secrets, ...(masked?.secrets ?? [])];
   const seen = new Set<string>();
@@ -108,10 +104,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
           body: JSON.stringify({ text }),
           dispatcher: deps.dispatcher,
         },
-        { deadline: retry.timeout, maxBytes: receiverAnswerLimit, signal: shutdown.signal },
+        { deadline: deps.retry.timeout, maxBytes: receiverAnswerLimit, signal: shutdown.signal },
       );
       const asked =
-        response.status === 429 ? readRetryAfter(response.headers, deps.now()) : undefined;
+        response.status === 429 ? readRetryAfter(response.headers, clock.now()) : undefined;
       return { status: response.status, ...(asked === undefined ? {} : { asked }) };
     } catch (err) {
       return { error: redact(err instanceof Error ? err.message : 'request failed', secrets) };
@@ -120,10 +116,10 @@ export function createNotifier(deps: NotifierDeps): Notifier {
 
   // Waits until a POST may go out, one at most every notifySpacing; false on shutdown.
   const waitTurn = async (): Promise<boolean> => {
-    const gap = lastPost + notifySpacing - deps.now();
+    const gap = lastPost + notifySpacing - clock.now();
     if (gap > 0) {
       try {
-        await sleep(gap, shutdown.signal);
+        await clock.sleep(gap, shutdown.signal);
       } catch {
         return false;
       }
@@ -132,45 +128,49 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   };
 
   const deliver = async (url: string, where: string, event: NotifyEvent, text: string) => {
-    let started: number | undefined;
-    for (let attempt = 1; ; attempt++) {
-      if (!(await waitTurn())) return;
-      lastPost = deps.now();
-      started ??= lastPost;
-      const answer = await postOnce(url, escapeText(text));
-      if (shutdown.signal.aborted) return;
-      const fields = { event, attempt, notify: where, status: answer.status };
-      if (answer.status !== undefined && answer.status >= 200 && answer.status < 300) {
-        log.info(fields, `notified ${event}`);
-        sent.push({ at: new Date(deps.now()).toISOString(), event, text });
-        sent.splice(0, Math.max(0, sent.length - kept));
-        return;
-      }
-      const reason =
-        answer.status === undefined ? (answer.error ?? 'no answer') : `answered ${answer.status}`;
-      const retryable =
-        answer.status === undefined || answer.status === 429 || answer.status >= 500;
-      if (!retryable) {
-        log.error(fields, `notification of ${event} refused, not retried: ${where} ${reason}`);
-        return;
-      }
-      const wait = nextRetryWait(attempt, started, retry, deps.now, random, answer.asked);
-      if (wait === undefined) {
+    let last: { status?: number; reason: string } = { reason: 'no answer' };
+    const fieldsOf = (attempt: number) => ({ event, attempt, notify: where, status: last.status });
+    const result = await retry<boolean>(
+      async (attempt) => {
+        if (!(await waitTurn())) return { again: 'stopped', quiet: true };
+        lastPost = clock.now();
+        const answer = await postOnce(url, escapeText(text));
+        if (shutdown.signal.aborted) return { again: 'stopped', quiet: true };
+        const reason =
+          answer.status === undefined ? (answer.error ?? 'no answer') : `answered ${answer.status}`;
+        last = { ...(answer.status === undefined ? {} : { status: answer.status }), reason };
+        if (answer.status !== undefined && answer.status >= 200 && answer.status < 300) {
+          log.info(fieldsOf(attempt), `notified ${event}`);
+          sent.push({ at: new Date(clock.now()).toISOString(), event, text });
+          sent.splice(0, Math.max(0, sent.length - kept));
+          return { done: true };
+        }
+        const retryable =
+          answer.status === undefined || answer.status === 429 || answer.status >= 500;
+        if (retryable)
+          return { again: reason, ...(answer.asked === undefined ? {} : { wait: answer.asked }) };
         log.error(
-          fields,
-          `notification of ${event} failed, giving up after ${attempt} attempt(s): ${where} ${reason}`,
+          fieldsOf(attempt),
+          `notification of ${event} refused, not retried: ${where} ${reason}`,
         );
-        return;
-      }
-      log.warn(
-        { ...fields, retryIn: wait },
-        `notification of ${event} failed, retrying: ${reason}`,
+        return { done: false };
+      },
+      {
+        policy: deps.retry,
+        clock,
+        signal: shutdown.signal,
+        onRetry: (attempt, wait, reason) =>
+          log.warn(
+            { ...fieldsOf(attempt), retryIn: wait },
+            `notification of ${event} failed, retrying: ${reason}`,
+          ),
+      },
+    );
+    if (result.kind === 'given-up') {
+      log.error(
+        fieldsOf(result.attempts),
+        `notification of ${event} failed, giving up after ${result.attempts} attempt(s): ${where} ${result.reason}`,
       );
-      try {
-        await sleep(wait, shutdown.signal);
-      } catch {
-        return;
-      }
     }
   };
 
@@ -205,7 +205,7 @@ export function createNotifier(deps: NotifierDeps): Notifier {
   };
 
   const enqueue = (event: NotifyEvent, name: string, text: string) => {
-    const now = deps.now();
+    const now = clock.now();
     const single: Waiting = { event, count: 1, names: [name], unlisted: false, firstAt: now, text };
     const newest = waiting.findLast((message) => message.event === event);
     if (newest !== undefined && now - newest.firstAt < notifyFoldWindow) {

@@ -5,7 +5,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { readRetryAfter } from '../http/read-retry-after';
 import { redact } from '../secrets/redact';
 import { formatBytes, RequestError, sendRequest } from '../http/send-request';
-import { nextRetryWait, sleepUnlessAborted } from '../timing/next-retry-wait';
+import { realClock } from '../timing/real-clock';
+import { retry } from '../timing/retry';
+import type { Clock } from '../types';
 
 /** One tag as Docker Hub shows it. */
 export interface RegistryTag {
@@ -47,9 +49,8 @@ export interface HubApiDeps {
   log: Logger;
   /** most pages one listTags follows (default 20) */
   maxPages?: number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
-  now?: () => number;
-  random?: () => number;
+  /** the real clock when left out */
+  clock?: Pick<Clock, 'now' | 'sleep' | 'random'>;
 }
 
 export type HubApiErrorKind =
@@ -118,9 +119,7 @@ type Answer = { status: number; body: string };
 export function createHubApi(deps: HubApiDeps): HubApi {
   const base = new URL(deps.baseUrl);
   const root = deps.baseUrl.replace(/\/+$/, '');
-  const sleep = deps.sleep ?? sleepUnlessAborted;
-  const now = deps.now ?? Date.now;
-  const random = deps.random ?? Math.random;
+  const clock = deps.clock ?? realClock;
   const maxPages = deps.maxPages ?? 20;
   const retries = {
     ...deps.retries,
@@ -144,31 +143,40 @@ export function createHubApi(deps: HubApiDeps): HubApi {
     options: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string },
     maxBytes: number,
   ): Promise<Answer> {
-    const started = now();
     const aborted = () => fail('aborted', `${what}: stopped by shutdown`);
-    for (let attempt = 1; ; attempt++) {
-      if (deps.signal?.aborted) throw aborted();
-      if (now() < throttledUntil) {
-        const until = new Date(throttledUntil).toISOString();
-        throw fail(
-          'throttled',
-          `${what}: Docker Hub asked to wait until ${until}, not asked again before then`,
-          429,
-        );
-      }
-      let answer: Answer & { retryAfter?: number };
-      let problem: { kind: HubApiErrorKind; reason: string; status?: number } | undefined;
-      try {
-        const response = await sendRequest(
-          url,
-          { ...options, dispatcher: deps.dispatcher, keepBody: true },
-          {
-            deadline: deps.timeout,
-            maxBytes,
-            ...(deps.signal === undefined ? {} : { signal: deps.signal }),
-          },
-        );
-        answer = { status: response.status, body: response.body ?? '' };
+    if (clock.now() < throttledUntil) {
+      const until = new Date(throttledUntil).toISOString();
+      throw fail(
+        'throttled',
+        `${what}: Docker Hub asked to wait until ${until}, not asked again before then`,
+        429,
+      );
+    }
+    let problem: { kind: HubApiErrorKind; reason: string; status?: number } = {
+      kind: 'unreachable',
+      reason: 'no answer',
+    };
+    const result = await retry<Answer>(
+      async () => {
+        let response;
+        try {
+          response = await sendRequest(
+            url,
+            { ...options, dispatcher: deps.dispatcher, keepBody: true },
+            {
+              deadline: deps.timeout,
+              maxBytes,
+              ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+            },
+          );
+        } catch (err) {
+          if (err instanceof RequestError && err.kind === 'aborted') throw aborted();
+          problem = {
+            kind: 'unreachable',
+            reason: err instanceof Error ? err.message : String(err),
+          };
+          return { again: problem.reason };
+        }
         if (response.bodyProblem === 'aborted') throw aborted();
         if (response.bodyProblem === 'too-large') {
           // The same answer would come again: refused now, looked at again at the next look.
@@ -179,46 +187,44 @@ export function createHubApi(deps: HubApiDeps): HubApi {
           );
         }
         if (response.bodyProblem !== undefined) {
+          const late = response.bodyProblem === 'timeout';
           problem = {
             kind: 'unreachable',
-            reason: `the answer's body ${response.bodyProblem === 'timeout' ? `did not arrive within ${deps.timeout} ms` : 'was cut off'}`,
+            reason: `the answer's body ${late ? `did not arrive within ${deps.timeout} ms` : 'was cut off'}`,
           };
-        } else if (response.status === 429) {
-          const wait = retryAfter(response.headers, now());
-          problem = { kind: 'throttled', reason: 'HTTP 429 (rate limited)', status: 429 };
-          if (wait !== undefined) answer.retryAfter = wait;
-        } else if (response.status >= 500) {
-          problem = { kind: 'server', reason: `HTTP ${response.status}`, status: response.status };
+          return { again: problem.reason };
         }
-      } catch (err) {
-        if (err instanceof HubApiError) throw err;
-        if (err instanceof RequestError && err.kind === 'aborted') throw aborted();
-        answer = { status: 0, body: '' };
-        problem = { kind: 'unreachable', reason: err instanceof Error ? err.message : String(err) };
-      }
-      if (problem === undefined) return answer;
-
-      const asked = answer.retryAfter;
-      const wait = nextRetryWait(attempt, started, retries, now, random, asked);
-      const fields = { attempt, status: problem.status };
-      if (wait === undefined) {
-        if (asked !== undefined) throttledUntil = Math.max(throttledUntil, now() + asked);
-        const hint = asked === undefined ? '' : `, Docker Hub asks to wait ${asked} ms`;
-        const message = `${what} failed after ${attempt} attempt(s): ${problem.reason}${hint}`;
-        // The caller says it once per outage; each look's own failure is detail.
-        deps.log.debug(fields, scrub(message));
-        throw fail(problem.kind, message, problem.status);
-      }
-      deps.log.debug(
-        { ...fields, retryIn: wait },
-        scrub(`${what} failed, retrying: ${problem.reason}`),
-      );
-      try {
-        await sleep(wait, deps.signal);
-      } catch {
-        throw aborted();
-      }
-    }
+        if (response.status === 429) {
+          problem = { kind: 'throttled', reason: 'HTTP 429 (rate limited)', status: 429 };
+          const asked = retryAfter(response.headers, clock.now());
+          return { again: problem.reason, ...(asked === undefined ? {} : { wait: asked }) };
+        }
+        if (response.status >= 500) {
+          problem = { kind: 'server', reason: `HTTP ${response.status}`, status: response.status };
+          return { again: problem.reason };
+        }
+        return { done: { status: response.status, body: response.body ?? '' } };
+      },
+      {
+        policy: retries,
+        clock,
+        ...(deps.signal === undefined ? {} : { signal: deps.signal }),
+        onRetry: (attempt, wait, reason) =>
+          deps.log.debug(
+            { attempt, status: problem.status, retryIn: wait },
+            scrub(`${what} failed, retrying: ${reason}`),
+          ),
+      },
+    );
+    if (result.kind === 'done') return result.value;
+    if (result.kind === 'aborted') throw aborted();
+    const { asked } = result;
+    if (asked !== undefined) throttledUntil = Math.max(throttledUntil, clock.now() + asked);
+    const hint = asked === undefined ? '' : `, Docker Hub asks to wait ${asked} ms`;
+    const message = `${what} failed after ${result.attempts} attempt(s): ${problem.reason}${hint}`;
+    // The caller says it once per outage; each look's own failure is detail.
+    deps.log.debug({ attempt: result.attempts, status: problem.status }, scrub(message));
+    throw fail(problem.kind, message, problem.status);
   }
 
   async function login(): Promise<string> {

@@ -1,5 +1,5 @@
 import type { Logger } from '../logging/create-logger';
-import type { Timers } from '../types';
+import type { Clock } from '../types';
 import { futureSlack, type ChainKnowledge } from '../chain/create-propagator';
 import { HubApiError, type HubApi } from './create-hub-api';
 import { planReconciliation, type ReconcileDecision } from '../chain/plan-reconciliation';
@@ -26,7 +26,7 @@ export interface ReconcilerDeps {
   api: Pick<HubApi, 'listTags'>;
   chain: ReconciledChain;
   log: Logger;
-  timers: Timers;
+  clock: Clock;
   /** ms: PROPAGATION_DELAY */
   delay: number;
   /** ms: when this process started */
@@ -86,11 +86,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     let listed;
     try {
       listed = await deps.api.listTags(deps.namespace, deps.repository);
-      lastLook = deps.timers.now();
+      lastLook = deps.clock.now();
     } catch (err) {
       // Shutdown is no outage.
       if (err instanceof HubApiError && err.kind === 'aborted') return;
-      lastLook = deps.timers.now();
+      lastLook = deps.clock.now();
       outcome = err instanceof Error ? err.message : String(err);
       // One line per outage, not one per look.
       if (!failing) {
@@ -114,7 +114,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         `skipped a tag of ${where} that cannot be read (${bad.name ?? 'no name'}: ${bad.reason}); the others are used`,
       );
     }
-    const latestBelievable = deps.timers.now() + futureSlack;
+    const latestBelievable = deps.clock.now() + futureSlack;
     for (const tag of listed.tags) {
       if (!tags.includes(tag.name)) continue;
       if (tag.pushedAt > latestBelievable) {
@@ -132,7 +132,7 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     const decisions = planReconciliation(
       {
         tags,
-        now: deps.timers.now(),
+        now: deps.clock.now(),
         startedAt: deps.startedAt,
         delay: deps.delay,
         window,

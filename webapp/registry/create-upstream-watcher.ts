@@ -1,3 +1,4 @@
+import type { Clock } from '../types';
 import type { Logger } from 'pino';
 import { HubApiError, type HubApi } from './create-hub-api';
 import type { ImageRef } from './parse-image-ref';
@@ -34,7 +35,7 @@ export interface UpstreamWatcherDeps {
   images: readonly ImageRef[];
   api: Pick<HubApi, 'getTag'>;
   log: Logger;
-  now: () => number;
+  clock: Pick<Clock, 'now'>;
   /** ms a new digest must be read again and again before it counts; 0: at once */
   quiet: number;
 }
@@ -80,7 +81,7 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
       state.pending = null;
       return false;
     }
-    const now = deps.now();
+    const now = deps.clock.now();
     if (state.pending?.digest !== digest) {
       // A new digest, or another one during the quiet period: the quiet period starts again.
       state.pending = { digest, since: now };
@@ -110,7 +111,7 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
         deps.log.info({ image: display }, `upstream image ${display} can be read again`);
       }
       state.error = null;
-      state.readAt = new Date(deps.now()).toISOString();
+      state.readAt = new Date(deps.clock.now()).toISOString();
       // An answer without a digest says nothing about a change: keep the one known.
       return digest === undefined ? false : judge(state, digest);
     } catch (err) {

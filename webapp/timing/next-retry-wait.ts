@@ -1,4 +1,3 @@
-import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { RetryPolicy } from '../types';
 
 /** Exponential backoff with equal jitter: half the delay is fixed, half is random. */
@@ -26,9 +25,4 @@ export function nextRetryWait(
 ): number | undefined {
   const wait = asked ?? backoffDelay(attempt, policy, random);
   return now() + wait - started > policy.giveUpAfter ? undefined : wait;
-}
-
-/** Waits `ms`; rejects at once when `signal` aborts (shutdown). */
-export async function sleepUnlessAborted(ms: number, signal?: AbortSignal): Promise<void> {
-  await sleepFor(ms, undefined, signal === undefined ? {} : { signal });
 }

@@ -1,4 +1,4 @@
-import type { Timers } from '../types';
+import type { Clock } from '../types';
 
 /**
  * Runs `look` now and then `every` ms after each look has ended, so that two never overlap.
@@ -7,21 +7,21 @@ import type { Timers } from '../types';
 export function startPolling(
   look: () => Promise<unknown>,
   every: number,
-  timers: Timers,
+  clock: Clock,
 ): { stop(): void } {
   let stopped = false;
   let timer: unknown;
   const run = () => {
     timer = undefined;
     void look().finally(() => {
-      if (!stopped) timer = timers.setTimeout(run, every);
+      if (!stopped) timer = clock.setTimeout(run, every);
     });
   };
   run();
   return {
     stop() {
       stopped = true;
-      if (timer !== undefined) timers.clearTimeout(timer);
+      if (timer !== undefined) clock.clearTimeout(timer);
     },
   };
 }

@@ -6,6 +6,7 @@ import Fastify, {
   type HookHandlerDoneFunction,
 } from 'fastify';
 import type { Config } from '../config';
+import type { Clock } from '../types';
 import type { Logger } from '../logging/create-logger';
 import { judgeCredentials, type Verdict } from './check-credentials';
 import { createPageGuard } from './create-page-guard';
@@ -22,8 +23,8 @@ export interface ServerDeps {
   propagator: Propagator;
   /** what GET /status answers, and the page at GET / shows: never a secret */
   status: () => StatusView;
-  /** ms since the epoch, for the page's "in 2 min" and "3 h ago" */
-  now: () => number;
+  /** the time, for the page's "in 2 min" and "3 h ago" */
+  clock: Pick<Clock, 'now'>;
   /** ms a whole request may take, body included, before it is answered 408 and closed */
   requestTimeout?: number;
 }
@@ -284,7 +285,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       .header('cache-control', 'no-store')
       .header('content-security-policy', pagePolicy)
       .header('x-content-type-options', 'nosniff')
-      .send(renderStatusPage(deps.status(), deps.now())),
+      .send(renderStatusPage(deps.status(), deps.clock.now())),
   );
 
   app.get('/status', { onRequest: guardStatus }, async (_request, reply) =>

@@ -17,8 +17,8 @@ import { createHubApi } from '../registry/create-hub-api';
 import { createReconciler } from '../registry/create-reconciler';
 import { createUpstreamWatcher } from '../registry/create-upstream-watcher';
 import { startPolling } from '../timing/start-polling';
-import { realTimers } from '../timing/timers';
-import type { Timers, TriggerBuild, TriggerOutcome } from '../types';
+import { realClock } from '../timing/real-clock';
+import type { Clock, TriggerBuild, TriggerOutcome } from '../types';
 import { buildServer } from './build-server';
 import { buildStatusView, isBuilding } from './build-status-view';
 
@@ -36,8 +36,8 @@ function shortestPoll(config: Config): number {
 
 /** What a test or the bench may put in place of the real thing; the rest comes from config. */
 export interface WebAppParts {
-  /** the clock (real timers when left out) */
-  timers?: Timers;
+  /** the clock (the real one when left out) */
+  clock?: Clock;
   /** the journal of pending triggers (the file at STATE_FILE when left out) */
   journal?: Journal;
   /** the pool for Docker Hub's API, the builds' runs and notifications (one of its own) */
@@ -77,7 +77,7 @@ export interface WebApp {
  * the process, the tests and the bench call it, replacing only `parts`.
  */
 export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {}): WebApp {
-  const timers = parts.timers ?? realTimers;
+  const clock = parts.clock ?? realClock;
   const journal =
     parts.journal ?? createJournal(resolve(config.stateFile), log.child({ unit: 'journal' }));
   const pool = parts.dispatcher ?? createPool(config.retry.timeout);
@@ -85,7 +85,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
   const target = triggers?.target ?? createTarget(config.target, config);
   const sendTrigger = (parts.trigger ?? triggers?.trigger) as TriggerBuild;
   const firstTag = config.tagSequence[0] as string;
-  const startedAt = timers.now();
+  const startedAt = clock.now();
   const repository = `${config.userName}/${config.repoName}`;
   // Every outbound request and wait of this app ends at once when the app is closed.
   const shutdown = new AbortController();
@@ -97,12 +97,12 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     dispatcher: pool,
     secrets: target.secrets,
     repository,
-    now: () => timers.now(),
+    clock,
   });
   const builds = createBuildWatcher({
     target,
     log: log.child({ unit: 'builds' }),
-    timers,
+    clock,
     dispatcher: pool,
     interval: config.buildPollInterval,
     timeout: config.retry.timeout,
@@ -127,7 +127,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     longestDelay: longestPropagationDelay * 1000,
     log: log.child({ unit: 'chain' }),
     trigger,
-    timers,
+    clock,
     journal,
     // A dry run sends nothing, so no push can be owed.
     stallTimeout: config.dryRun ? 0 : config.stallTimeout,
@@ -151,7 +151,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       giveUpAfter: Math.min(config.retry.giveUpAfter, shortestPoll(config)),
     },
     log: log.child({ unit: 'registry' }),
-    now: () => timers.now(),
+    clock,
   });
   const reconciler = createReconciler({
     tags: config.tagSequence,
@@ -160,7 +160,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     api,
     chain: propagator,
     log: log.child({ unit: 'reconcile' }),
-    timers,
+    clock,
     delay: config.propagationDelay,
     startedAt,
   });
@@ -169,7 +169,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     images: config.upstreamImages,
     api,
     log: upstreamLog,
-    now: () => timers.now(),
+    clock,
     quiet: config.upstreamQuiet,
   });
   // A chain that starts after a change counted builds on the new image: it needs no other.
@@ -221,7 +221,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       why: `upstream kick-off: ${changed.join(', ')} changed,`,
       signal: shutdown.signal,
       onEvent: (event) => notifier.notify(event),
-      now: () => timers.now(),
+      clock,
     });
     if (outcome.ok && !outcome.dryRun) propagator.expect(firstTag);
   };
@@ -234,7 +234,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
   // The clock's own schedule, copied here for its next kick-off; once started, it also says when
   // the clock kicked off, after which the first tag's push is awaited.
   const kickoffs = createSchedule(config.schedule, config.timezone);
-  const nextKickoff = () => kickoffs.nextRun(new Date(timers.now()));
+  const nextKickoff = () => kickoffs.nextRun(new Date(clock.now()));
 
   const status = () =>
     buildStatusView({
@@ -257,7 +257,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     log,
     propagator,
     status,
-    now: () => timers.now(),
+    clock,
     ...(parts.requestTimeout === undefined ? {} : { requestTimeout: parts.requestTimeout }),
   });
   return {
@@ -277,10 +277,10 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
         );
       }
       if (config.reconcileInterval > 0) {
-        running.push(startPolling(() => reconciler.look(), config.reconcileInterval, timers));
+        running.push(startPolling(() => reconciler.look(), config.reconcileInterval, clock));
       }
       if (config.upstreamImages.length > 0) {
-        running.push(startPolling(lookUpstream, config.upstreamPollInterval, timers));
+        running.push(startPolling(lookUpstream, config.upstreamPollInterval, clock));
       }
     },
     async close() {

@@ -75,7 +75,7 @@ function setup(
   const watcher = createBuildWatcher({
     target: createTarget(config.target, config),
     log: logs.log,
-    timers,
+    clock: timers,
     dispatcher: agent,
     interval: config.buildPollInterval,
     timeout: 2000,

@@ -28,11 +28,13 @@ function setup(env: Record<string, string> = {}) {
     dryRun: config.dryRun,
     retry,
     dispatcher: agent,
-    now: () => clock,
-    random: () => 0.5,
-    sleep: async (ms: number) => {
-      waits.push(ms);
-      clock += ms;
+    clock: {
+      now: () => clock,
+      random: () => 0.5,
+      sleep: async (ms: number) => {
+        waits.push(ms);
+        clock += ms;
+      },
     },
   };
   return { agent, logs, deps, waits };
@@ -173,8 +175,11 @@ describe('triggerTag on Docker Hub', () => {
       .reply(502, '');
     const outcome = await triggerTag('init', {
       ...deps,
-      sleep: async () => {
-        throw new Error('aborted');
+      clock: {
+        ...deps.clock,
+        sleep: async () => {
+          throw new Error('aborted');
+        },
       },
     });
     expect(outcome).toMatchObject({ ok: false, aborted: true, attempts: 1 });

@@ -9,6 +9,7 @@ import { buildTestApp, delivery, flush } from '../../helpers/app';
 import { eventually, eventuallyRead } from '../../helpers/eventually';
 import { startHostileServer } from '../../helpers/hostile-server';
 import { captureLogs } from '../../helpers/logs';
+import { realClock } from '../../../webapp/timing/real-clock';
 
 const origin = 'https://hooks.slack.com';
 const path = '/services/T0001/B0001/slackSecretKey123';
@@ -30,11 +31,14 @@ function setUp(events = ['given-up', 'build-failed', 'stalled', 'chain-complete'
     retry: { initialDelay: 10, maxDelay: 10, giveUpAfter: 3_600_000, timeout: 1000 },
     dispatcher: agent,
     secrets: ['targetToken42'],
-    now: () => clock.now,
-    sleep: async (ms, signal) => {
-      if (signal?.aborted) throw new Error('aborted');
-      clock.now += ms;
-      await new Promise((resolve) => setImmediate(resolve));
+    clock: {
+      now: () => clock.now,
+      random: () => 0.5,
+      sleep: async (ms, signal) => {
+        if (signal?.aborted) throw new Error('aborted');
+        clock.now += ms;
+        await new Promise((resolve) => setImmediate(resolve));
+      },
     },
   });
   const answer = (status: number, times = 1, headers: Record<string, string> = {}) =>
@@ -426,7 +430,7 @@ describe('what is sent', () => {
       retry: { initialDelay: 60_000, maxDelay: 60_000, giveUpAfter: 600_000, timeout: 1000 },
       dispatcher: agent,
       secrets: [],
-      now: Date.now,
+      clock: realClock,
     });
     for (let i = 0; i < 5; i++)
       notifier.notify({ kind: 'stalled', tag: `t${i}`, since: i * 61_000 });
@@ -506,7 +510,7 @@ describe('createNotifier against a receiver whose answer trickles in', () => {
       retry: { initialDelay: 10, maxDelay: 10, giveUpAfter: 60_000, timeout: 500 },
       dispatcher,
       secrets: [],
-      now: () => Date.now(),
+      clock: realClock,
     });
     try {
       const started = Date.now();

@@ -24,7 +24,9 @@ function tag(name: string, pushed: string | null, extra: Record<string, unknown>
   };
 }
 
-function setup(overrides: Partial<HubApiDeps> = {}) {
+type Overrides = Partial<HubApiDeps> & { now?: () => number; random?: () => number };
+
+function setup({ now, random, ...overrides }: Overrides = {}) {
   const agent = new MockAgent();
   agent.disableNetConnect();
   const logs = captureLogs();
@@ -36,11 +38,13 @@ function setup(overrides: Partial<HubApiDeps> = {}) {
     timeout: 5000,
     retries: { initialDelay: 1000, maxDelay: 8000, giveUpAfter: 60_000 },
     log: logs.log,
-    now: () => clock,
-    random: () => 0.5,
-    sleep: async (ms) => {
-      waits.push(ms);
-      clock += ms;
+    clock: {
+      now: now ?? (() => clock),
+      random: random ?? (() => 0.5),
+      sleep: async (ms) => {
+        waits.push(ms);
+        clock += ms;
+      },
     },
     ...overrides,
   });

@@ -42,7 +42,7 @@ function setup(answers: (() => { tags: RegistryTag[]; skipped: SkippedTag[] })[]
       awaitSince: () => undefined,
     },
     log: logs.log,
-    timers,
+    clock: timers,
     delay: DELAY,
     startedAt: timers.now() - 3600_000,
   });

@@ -17,7 +17,7 @@ function setup(list = 'alpine:3.20, acme/base', quiet = 0) {
   const watcher = createUpstreamWatcher({
     images: parseImageList(list),
     log: logs.log,
-    now: () => clock,
+    clock: { now: () => clock },
     quiet,
     api: {
       async getTag(namespace, repository, tag): Promise<RegistryTag> {

@@ -25,10 +25,12 @@ describe('createHubApi against the fake registry on loopback', () => {
       timeout: 5000,
       retries: { initialDelay: 1000, maxDelay: 8000, giveUpAfter: 60_000 },
       log: logs.log,
-      now: () => 0,
-      random: () => 0,
-      sleep: async (ms) => {
-        waits.push(ms);
+      clock: {
+        now: () => 0,
+        random: () => 0,
+        sleep: async (ms) => {
+          waits.push(ms);
+        },
       },
     });
   });

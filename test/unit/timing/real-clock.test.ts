@@ -1,4 +1,4 @@
-import { realTimers } from '../../../webapp/timing/timers';
+import { realClock } from '../../../webapp/timing/real-clock';
 
 describe('the real timers', () => {
   afterEach(() => jest.useRealTimers());
@@ -8,7 +8,7 @@ describe('the real timers', () => {
     const armed = jest.spyOn(global, 'setTimeout');
     const run = jest.fn();
     const days = 86400_000;
-    realTimers.setTimeout(run, 30 * days);
+    realClock.setTimeout(run, 30 * days);
     jest.advanceTimersByTime(30 * days - 1);
     expect(run).not.toHaveBeenCalled();
     jest.advanceTimersByTime(1);
@@ -19,9 +19,9 @@ describe('the real timers', () => {
   it('cancels a long wait at any step', () => {
     jest.useFakeTimers();
     const run = jest.fn();
-    const handle = realTimers.setTimeout(run, 40 * 86400_000);
+    const handle = realClock.setTimeout(run, 40 * 86400_000);
     jest.advanceTimersByTime(25 * 86400_000);
-    realTimers.clearTimeout(handle);
+    realClock.clearTimeout(handle);
     jest.advanceTimersByTime(30 * 86400_000);
     expect(run).not.toHaveBeenCalled();
   });
