@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createFakeRegistry,
+  sendJson,
   type FakeRegistryState,
 } from '../../webapp/simulation/create-fake-registry';
 
@@ -106,16 +107,6 @@ export async function startFakeRegistry(
     },
   };
   return registry;
-}
-
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
 }
 
 function parseJson(text: string): unknown {

@@ -94,6 +94,14 @@ function decide(
   }
 
   const dueAt = pushedAt + view.delay;
+  const propagate = (reason: string): ReconcileDecision => ({
+    kind: 'propagate',
+    tag,
+    pushedAt,
+    next,
+    dueAt,
+    why: `${shows} ${reason}: triggering ${next} ${when(dueAt, view.now)}`,
+  });
   if (pushedAt >= view.startedAt) {
     // A webhook comes after the push it announces; waiting for it costs nothing before dueAt.
     if (view.now < pushedAt + Math.min(view.delay, view.tolerance)) {
@@ -104,36 +112,17 @@ function decide(
         why: `${shows}: its webhook may still be on its way, looking again next time`,
       };
     }
-    return {
-      kind: 'propagate',
-      tag,
-      pushedAt,
-      next,
-      dueAt,
-      why: `${shows} while the app was up, its webhook never came: triggering ${next} ${when(dueAt, view.now)}`,
-    };
+    return propagate('while the app was up, its webhook never came');
   }
   if (view.now < dueAt) {
-    return {
-      kind: 'propagate',
-      tag,
-      pushedAt,
-      next,
-      dueAt,
-      why: `${shows} before this process started, its trigger was still pending: triggering ${next} ${when(dueAt, view.now)}`,
-    };
+    return propagate('before this process started, its trigger was still pending');
   }
   // However late the first look that could read the registry came, a trigger due after this
   // process started cannot have been sent by the one before it.
   if (dueAt >= view.startedAt) {
-    return {
-      kind: 'propagate',
-      tag,
-      pushedAt,
-      next,
-      dueAt,
-      why: `${shows} before this process started, its trigger fell due after this process started and was never sent: triggering ${next} ${when(dueAt, view.now)}`,
-    };
+    return propagate(
+      'before this process started, its trigger fell due after this process started and was never sent',
+    );
   }
   // The old process may or may not have sent the trigger before it died: waiting for next's push
   // is safe either way, a second trigger is not.

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 
 /** How much one request may cost: the whole exchange's time, the answer's size, and shutdown. */
 export interface RequestLimits {
@@ -69,6 +69,8 @@ export async function sendRequest(
   try {
     let response: Dispatcher.ResponseData;
     try {
+      // Loaded at the first request, not at start: see createPool.
+      const { request } = require('undici') as typeof import('undici');
       response = await request(url, {
         method: options.method,
         ...(options.headers === undefined ? {} : { headers: options.headers }),

@@ -142,7 +142,8 @@ function tagAnswer(tag: StoredTag, namespace: string, repository: string): Recor
   };
 }
 
-function sendJson(
+/** Answers `body` as JSON, as Docker Hub's API does. */
+export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
