@@ -165,6 +165,13 @@ describe('the layout of webapp/', () => {
     expect(unused).toEqual([]);
   });
 
+  it('builds the web process in one place: only its entry calls the builder, only the builder the server', () => {
+    const importers = (target: string) =>
+      [...graph].filter(([, targets]) => targets.includes(target)).map(([file]) => file);
+    expect(importers('webapp/web/create-web-app.ts')).toEqual(['webapp/propagate.ts']);
+    expect(importers('webapp/web/build-server.ts')).toEqual(['webapp/web/create-web-app.ts']);
+  });
+
   it('keeps types.ts free of imports from the app', () => {
     expect(graph.get('webapp/types.ts')).toEqual([]);
   });
