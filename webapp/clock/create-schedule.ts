@@ -17,7 +17,7 @@ export function createSchedule(
     // A tick that is still triggering when the next one comes is skipped, not doubled.
     protect: true,
     // Set times of day (lists too) run once on the day a time repeats, and just after a skipped
-    // one: the README's daylight-saving rule. https://github.com/Hexagon/croner
+    // one: the daylight-saving rule of docs/configuration.md. https://github.com/Hexagon/croner
     fixedTimeRule: 'no-wildcard',
   };
   let pattern: string;
