@@ -229,6 +229,8 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
 
   return {
     started(tag, run) {
+      // Closed: nothing more is read (a trigger answered during shutdown).
+      if (shutdown.signal.aborted) return;
       const previous = builds.get(tag);
       if (previous?.timer !== undefined) clock.clearTimeout(previous.timer);
       builds.delete(tag);

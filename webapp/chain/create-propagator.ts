@@ -107,6 +107,8 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
 
   const schedule = (entry: Pending) => {
     pending.set(entry.tag, entry);
+    // Closed: what is owed stays in the journal, and no timer outlives the app.
+    if (shutdown.signal.aborted) return;
     entry.timer = clock.setTimeout(() => {
       entry.timer = undefined;
       entry.sending = send(entry);
@@ -141,6 +143,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   };
 
   const watch = (tag: string, retriggered: boolean, since = clock.now()) => {
+    if (shutdown.signal.aborted) return;
     if (deps.stallTimeout <= 0) return;
     unwatch(tag);
     const timer = clock.setTimeout(() => onStall(tag), since + deps.stallTimeout - clock.now());
@@ -155,6 +158,16 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     stalled.delete(tag);
     failed.delete(tag);
     deps.onPush?.(tag);
+  };
+
+  /**
+   * A delivery's or the journal's pushed_at (seconds, whole or not) in ms, when it can be a push:
+   * not more than a minute ahead of the clock.
+   */
+  const believablePush = (text: string | undefined): number | undefined => {
+    if (text === undefined || !/^\d+(\.\d+)?$/.test(text)) return undefined;
+    const at = Math.floor(Number(text)) * 1000;
+    return Number.isFinite(at) && at <= clock.now() + futureSlack ? at : undefined;
   };
 
   /**
@@ -221,16 +234,15 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     accept(tag, pushedAt) {
       const position = positions.get(tag);
       if (position === undefined) throw new Error(`tag not in the sequence`);
-      const stated =
-        pushedAt !== undefined && /^\d+$/.test(pushedAt) ? Number(pushedAt) * 1000 : undefined;
-      // A push in the future is not believed: the delivery counts as one without pushed_at.
-      const pushedMs =
-        stated !== undefined && stated <= clock.now() + futureSlack ? stated : undefined;
+      const pushedMs = believablePush(pushedAt);
       const next = tags[position + 1];
       const repeated = isRepeat(tag, next, pushedMs);
-      // A repeat says nothing new of when the tag was pushed: the push known stays the latest.
-      pushed(tag, repeated ? (knownPush.get(tag) ?? clock.now()) : (pushedMs ?? clock.now()));
-      if (!repeated) satisfy(tag);
+      // A repeat announces a push already known: the waits it ended stay ended, the ones since
+      // (a newer trigger of this tag) go on.
+      if (!repeated) {
+        pushed(tag, pushedMs ?? clock.now());
+        satisfy(tag);
+      }
       if (next === undefined) {
         if (!repeated) deps.onEvent?.({ kind: 'chain-complete', tag, at: pushedMs ?? clock.now() });
         return { kind: 'last', duplicate: repeated };
@@ -242,7 +254,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         tag: next,
         dueAt: clock.now() + deps.delay,
         after: tag,
-        ...(pushedAt === undefined ? {} : { pushedAt }),
+        ...(pushedMs === undefined ? {} : { pushedAt: String(Math.floor(pushedMs / 1000)) }),
       };
       queue(entry);
       return { kind: 'queued', next, dueAt: entry.dueAt };
@@ -302,8 +314,8 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       });
       for (const entry of owed) {
         if (pending.has(entry.tag)) continue;
-        if (entry.pushedAt !== undefined && /^\d+$/.test(entry.pushedAt)) {
-          const at = Number(entry.pushedAt) * 1000;
+        const at = believablePush(entry.pushedAt);
+        if (at !== undefined) {
           knownPush.set(entry.after, Math.max(at, knownPush.get(entry.after) ?? at));
         }
         log.info(

@@ -8,7 +8,9 @@ import type { Agent, Dispatcher } from 'undici';
  */
 export function createPool(connectTimeout: number): Dispatcher {
   let agent: Agent | undefined;
+  let closed = false;
   const made = (): Agent => {
+    if (closed) throw new Error('the connection pool is closed');
     if (agent === undefined) {
       const undici = require('undici') as typeof import('undici');
       agent = new undici.Agent({ connect: { timeout: connectTimeout }, keepAliveTimeout: 4000 });
@@ -19,8 +21,14 @@ export function createPool(connectTimeout: number): Dispatcher {
   const pool = {
     dispatch: (options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler) =>
       made().dispatch(options, handler),
-    close: async () => agent?.close(),
-    destroy: async () => agent?.destroy(),
+    close: async () => {
+      closed = true;
+      await agent?.close();
+    },
+    destroy: async () => {
+      closed = true;
+      await agent?.destroy();
+    },
   };
   return pool as unknown as Dispatcher;
 }

@@ -23,6 +23,9 @@ export function nextRetryWait(
   random: () => number,
   asked?: number,
 ): number | undefined {
-  const wait = asked ?? backoffDelay(attempt, policy, random);
+  // A server that asks for no wait at all (Retry-After: 0, a date passed) still gets the
+  // backoff's: otherwise the retries would spin.
+  const backoff = backoffDelay(attempt, policy, random);
+  const wait = asked === undefined ? backoff : Math.max(asked, backoff);
   return now() + wait - started > policy.giveUpAfter ? undefined : wait;
 }

@@ -1,4 +1,4 @@
-import { buildTestApp, delivery } from '../../helpers/app';
+import { buildTestApp, delivery, flush } from '../../helpers/app';
 
 const at = (seconds: number) => ({ push_data: { tag: 'init', pushed_at: seconds } });
 
@@ -41,6 +41,37 @@ describe('which deliveries are new pushes', () => {
     expect(t.triggered).toEqual(['step-1', 'step-1']);
     const status = (await t.app.inject('/status')).body;
     expect(status).not.toContain('2099');
+    await t.web.close();
+  });
+});
+
+describe('what a repeat leaves alone', () => {
+  it('keeps waiting for a newer build of the tag when a late repeat of an older push comes', async () => {
+    const t = buildTestApp({ RECONCILE_INTERVAL: '0', PROPAGATION_DELAY: '1' });
+    t.web.start();
+    const now = Math.floor(t.timers.now() / 1000);
+    await t.post(delivery('step-1', { push_data: { tag: 'step-1', pushed_at: now - 3600 } }));
+    await t.post(delivery('init', { push_data: { tag: 'init', pushed_at: now - 5 } }));
+    t.timers.advance(1500);
+    await flush();
+    expect(t.triggered).toEqual(['step-2', 'step-1']);
+    const awaited = async () =>
+      ((await t.app.inject('/status')).json().awaiting as { tag: string }[]).map((a) => a.tag);
+    expect(await awaited()).toContain('step-1');
+    // Docker Hub delivers the old push of step-1 once more, late
+    const late = delivery('step-1', { push_data: { tag: 'step-1', pushed_at: now - 3600 } });
+    expect((await t.post(late)).json()).toMatchObject({ duplicate: true });
+    expect(await awaited()).toContain('step-1');
+    await t.web.close();
+  });
+
+  it('keeps no pushed_at in the future in the journal', async () => {
+    const t = buildTestApp({ RECONCILE_INTERVAL: '0', PROPAGATION_DELAY: '100' });
+    t.web.start();
+    await t.post(delivery('init', { push_data: { tag: 'init', pushed_at: 4070908800 } }));
+    const saved = t.journal.saved.at(-1) ?? [];
+    expect(saved).toEqual([expect.objectContaining({ tag: 'step-1', after: 'init' })]);
+    expect(saved[0]).not.toHaveProperty('pushedAt');
     await t.web.close();
   });
 });

@@ -236,6 +236,17 @@ describe('createHubApi, retries', () => {
     expect(waits).toEqual([30_000]);
   });
 
+  it('waits at least the backoff when a 429 asks for no wait at all', async () => {
+    const { hub, api, waits } = setup();
+    hub
+      .intercept({ path: `${TAGS}/init` })
+      .reply(429, '', { headers: { 'retry-after': '0' } })
+      .times(2);
+    hub.intercept({ path: `${TAGS}/init` }).reply(200, tag('init', '2026-11-26T10:00:00Z'));
+    await api.getTag('acme', 'app', 'init');
+    expect(waits).toEqual([750, 1500]);
+  });
+
   it('falls back to X-RateLimit-Reset on 429', async () => {
     const { hub, api, waits } = setup({ now: () => 1_000_000 });
     hub
