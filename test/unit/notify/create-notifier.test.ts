@@ -57,7 +57,22 @@ function setUp(events = ['given-up', 'build-failed', 'stalled', 'chain-complete'
       )
       .times(times);
   const notified = () => logs.entries().filter((line) => /^notified /.test(String(line.msg)));
-  return { agent, logs, notifier, bodies, posts, clock, answer, notified };
+  /** The receiver answers 500 to every POST until `up` is set, then 200; each POST is recorded. */
+  const answerDownUntilUp = () => {
+    const receiver = { up: false };
+    agent
+      .get(origin)
+      .intercept({ path, method: 'POST' })
+      .reply((request) => {
+        const status = receiver.up ? 200 : 500;
+        const body = JSON.parse(String(request.body)) as { text: string };
+        posts.push({ at: clock.now, status, text: body.text });
+        return { statusCode: status, data: 'ok' };
+      })
+      .persist();
+    return receiver;
+  };
+  return { agent, logs, notifier, bodies, posts, clock, answer, notified, answerDownUntilUp };
 }
 
 type SetUp = ReturnType<typeof setUp>;
@@ -72,17 +87,7 @@ function countOf(text: string): number {
  * answers 200 once they have all been told. Resolves when everything waiting was sent.
  */
 async function flood(t: SetUp, each: (i: number) => void = () => undefined) {
-  let down = true;
-  t.agent
-    .get(origin)
-    .intercept({ path, method: 'POST' })
-    .reply((request) => {
-      const status = down ? 500 : 200;
-      const body = JSON.parse(String(request.body)) as { text: string };
-      t.posts.push({ at: t.clock.now, status, text: body.text });
-      return { statusCode: status, data: 'ok' };
-    })
-    .persist();
+  const receiver = t.answerDownUntilUp();
   const kinds = ['given-up', 'build-failed', 'stalled', 'chain-complete'] as const;
   for (let i = 0; i < 1000; i++) {
     const at = t.clock.now;
@@ -104,7 +109,7 @@ async function flood(t: SetUp, each: (i: number) => void = () => undefined) {
   }
   expect(t.posts.some((post) => post.status === 500)).toBe(true);
   const recovery = t.posts.length;
-  down = false;
+  receiver.up = true;
   const delivered = () => t.posts.filter((post) => post.status === 200).length;
   await eventually(
     () => t.notifier.waiting() === 0 && delivered() > 0 && t.notified().length === delivered(),
@@ -246,16 +251,7 @@ describe('a flood of events', () => {
 
   it('drops a waiting chain-complete, never a given-up, when the queue is full', async () => {
     const t = setUp();
-    let down = true;
-    t.agent
-      .get(origin)
-      .intercept({ path, method: 'POST' })
-      .reply((request) => {
-        const status = down ? 500 : 200;
-        t.posts.push({ at: t.clock.now, status, text: String(request.body) });
-        return { statusCode: status, data: 'ok' };
-      })
-      .persist();
+    const receiver = t.answerDownUntilUp();
     // One completion sent and retried, then a minute apart enough to fill the queue.
     for (let i = 0; i <= notifyQueueBound; i++) {
       t.notifier.notify({ kind: 'chain-complete', tag: 'latest', at: i });
@@ -265,7 +261,7 @@ describe('a flood of events', () => {
     expect(t.notifier.waiting()).toBe(notifyQueueBound);
     t.notifier.notify({ kind: 'given-up', tag: 'step-1', at: 0, reason: 'GitHub answered 401' });
     expect(t.notifier.waiting()).toBe(notifyQueueBound);
-    down = false;
+    receiver.up = true;
     await eventually(() => t.notifier.waiting() === 0, 'the queue to empty');
     await eventually(() => t.notified().length === notifyQueueBound + 1, 'every message sent');
     await t.notifier.close();
@@ -283,17 +279,7 @@ describe('a flood of events', () => {
 
   it('folds two waiting messages of one kind to make room for another important kind', async () => {
     const t = setUp();
-    let down = true;
-    t.agent
-      .get(origin)
-      .intercept({ path, method: 'POST' })
-      .reply((request) => {
-        const status = down ? 500 : 200;
-        const body = JSON.parse(String(request.body)) as { text: string };
-        t.posts.push({ at: t.clock.now, status, text: body.text });
-        return { statusCode: status, data: 'ok' };
-      })
-      .persist();
+    const receiver = t.answerDownUntilUp();
     for (let i = 0; i <= notifyQueueBound; i++) {
       t.notifier.notify({ kind: 'stalled', tag: `t${i}`, since: i });
       t.clock.now += 61_000;
@@ -303,7 +289,7 @@ describe('a flood of events', () => {
     t.notifier.notify({ kind: 'build-failed', tag: 'step-2', run: failed });
     t.notifier.notify({ kind: 'chain-complete', tag: 'latest', at: 0 });
     expect(t.notifier.waiting()).toBe(notifyQueueBound);
-    down = false;
+    receiver.up = true;
     await eventually(() => t.notifier.waiting() === 0, 'the queue to empty');
     await eventually(() => t.notified().length === notifyQueueBound + 1, 'every message sent');
     await t.notifier.close();
