@@ -84,6 +84,8 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
   const triggers = parts.trigger === undefined ? prepareTriggers(config, log) : undefined;
   const target = triggers?.target ?? createTarget(config.target, config);
   const sendTrigger = (parts.trigger ?? triggers?.trigger) as TriggerBuild;
+  // Read once: /status and the page are read every few seconds while the chain moves.
+  const version = parts.version ?? appVersion();
   const firstTag = config.tagSequence[0] as string;
   const startedAt = clock.now();
   const repository = `${config.userName}/${config.repoName}`;
@@ -238,7 +240,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
 
   const status = () =>
     buildStatusView({
-      version: parts.version ?? appVersion(),
+      version,
       dryRun: config.dryRun,
       repository,
       target: { name: config.target.name, where: target.where },
