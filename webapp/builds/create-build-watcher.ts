@@ -1,6 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { formatBytes, sendRequest } from '../http/send-request';
 import type { Logger } from '../logging/create-logger';
+import { backoffDelay } from '../timing/next-retry-wait';
 import type { BuildRun, BuildState, Clock } from '../types';
 import { redact } from '../secrets/redact';
 import { hasEnded, type BuildTarget } from './targets/build-target';
@@ -74,10 +75,13 @@ type ReadResult =
   | { kind: 'failed'; reason: string }
   | { kind: 'none' };
 
-/** ms before the next read after `failures` failed reads in a row: doubling, within bounds. */
+/**
+ * ms before the next read after `failures` failed reads in a row: the interval, doubled with each
+ * failure up to the longest wait (the one backoff rule, without its jitter).
+ */
 function readWait(interval: number, failures: number): number {
-  const longest = Math.max(interval, longestReadWait);
-  return Math.min(longest, interval * 2 ** Math.min(failures, 30));
+  const policy = { initialDelay: interval, maxDelay: Math.max(interval, longestReadWait) };
+  return backoffDelay(failures + 1, policy, () => 1);
 }
 
 /**

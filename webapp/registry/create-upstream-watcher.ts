@@ -1,5 +1,5 @@
-import type { Clock } from '../types';
 import type { Logger } from 'pino';
+import type { Clock } from '../types';
 import { HubApiError, type HubApi } from './create-hub-api';
 import type { ImageRef } from './parse-image-ref';
 
