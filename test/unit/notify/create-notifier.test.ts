@@ -83,6 +83,18 @@ function countOf(text: string): number {
 }
 
 /**
+ * The receiver is up again: resolves, once the queue is empty and `count` messages were sent, with
+ * the texts it took.
+ */
+async function recover(t: SetUp, receiver: { up: boolean }, count: number): Promise<string[]> {
+  receiver.up = true;
+  await eventually(() => t.notifier.waiting() === 0, 'the queue to empty');
+  await eventually(() => t.notified().length === count, 'every message sent');
+  await t.notifier.close();
+  return t.posts.filter((post) => post.status === 200).map((post) => post.text);
+}
+
+/**
  * 1,000 events, the four kinds in turn, one a second, told while the receiver answers 500; it
  * answers 200 once they have all been told. Resolves when everything waiting was sent.
  */
@@ -261,11 +273,7 @@ describe('a flood of events', () => {
     expect(t.notifier.waiting()).toBe(notifyQueueBound);
     t.notifier.notify({ kind: 'given-up', tag: 'step-1', at: 0, reason: 'GitHub answered 401' });
     expect(t.notifier.waiting()).toBe(notifyQueueBound);
-    receiver.up = true;
-    await eventually(() => t.notifier.waiting() === 0, 'the queue to empty');
-    await eventually(() => t.notified().length === notifyQueueBound + 1, 'every message sent');
-    await t.notifier.close();
-    const sent = t.posts.filter((post) => post.status === 200).map((post) => post.text);
+    const sent = await recover(t, receiver, notifyQueueBound + 1);
     expect(sent[1]).toContain('trigger of step-1 given up');
     expect(sent.filter((text) => /chain complete/.test(text))).toHaveLength(notifyQueueBound);
     expect(t.logs.entries().filter((line) => /overflowed/.test(String(line.msg)))).toEqual([
@@ -289,11 +297,7 @@ describe('a flood of events', () => {
     t.notifier.notify({ kind: 'build-failed', tag: 'step-2', run: failed });
     t.notifier.notify({ kind: 'chain-complete', tag: 'latest', at: 0 });
     expect(t.notifier.waiting()).toBe(notifyQueueBound);
-    receiver.up = true;
-    await eventually(() => t.notifier.waiting() === 0, 'the queue to empty');
-    await eventually(() => t.notified().length === notifyQueueBound + 1, 'every message sent');
-    await t.notifier.close();
-    const sent = t.posts.filter((post) => post.status === 200).map((post) => post.text);
+    const sent = await recover(t, receiver, notifyQueueBound + 1);
     expect(
       sent.filter((text) => /stalled/.test(text)).reduce((n, text) => n + countOf(text), 0),
     ).toBe(notifyQueueBound + 1);
