@@ -3,7 +3,7 @@ import { targets, type TargetConfig, type TargetName } from './builds/targets/cr
 import { createSchedule } from './clock/create-schedule';
 import { translateApsTrigger, type ApsTrigger } from './clock/translate-aps-trigger';
 import { notifyEvents, type NotifyEvent } from './notify/create-notifier';
-import { parseImageList, type ImageRef } from './registry/parse-image-ref';
+import { parseImageList, type ImageRef } from './chain/parse-image-ref';
 import {
   envDefaultsOf,
   readSettings,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../types';
 import { HubApiError, type HubApi } from './create-hub-api';
-import type { ImageRef } from './parse-image-ref';
+import type { ImageRef } from '../chain/parse-image-ref';
 
 /** How many images one look reads at a time: a long list must not open a connection each. */
 export const upstreamReadsAtOnce = 4;

@@ -3,7 +3,7 @@ import {
   createUpstreamWatcher,
   upstreamReadsAtOnce,
 } from '../../../webapp/registry/create-upstream-watcher';
-import { parseImageList } from '../../../webapp/registry/parse-image-ref';
+import { parseImageList } from '../../../webapp/chain/parse-image-ref';
 import { captureLogs } from '../../helpers/logs';
 
 type Answer = string | Error | undefined;

@@ -1,4 +1,4 @@
-import { parseImageList, parseImageRef } from '../../../webapp/registry/parse-image-ref';
+import { parseImageList, parseImageRef } from '../../../webapp/chain/parse-image-ref';
 
 describe('parseImageRef', () => {
   it.each([
