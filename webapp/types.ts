@@ -70,3 +70,20 @@ export type ChainEvent =
   | { kind: 'build-failed'; tag: string; run: BuildRun }
   | { kind: 'stalled'; tag: string; since: number }
   | { kind: 'chain-complete'; tag: string; at: number };
+
+/** One node of the build graph, as the chain sees it: what it is built from, and by what. */
+export interface ChainNode {
+  /** its name: its tag in a line of tags, its image (namespace/repository:tag) in a graph file */
+  id: string;
+  /** its parents among the nodes, in the file's order */
+  parents: readonly string[];
+  /** the upstream images (namespace/repository:tag) it is built from: watched, never built */
+  upstream: readonly string[];
+  /** the build service its trigger goes to: triggers to one share BUILD_CONCURRENCY */
+  service: string;
+  /**
+   * The Docker Hub repository (namespace/repository) whose Automated Build it triggers, when it
+   * does: Docker Hub ignores a trigger that comes too soon after another to the same repository.
+   */
+  hubRepository?: string;
+}

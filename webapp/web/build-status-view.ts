@@ -42,6 +42,75 @@ export interface StatusView {
   }[];
   /** the last notifications sent, newest last */
   notifications?: { at: string; event: string; text: string }[];
+  /** the build graph: every node with its state, and the waves */
+  graph?: GraphView;
+}
+
+/**
+ * What a node is doing: `waiting` for parents the wave rebuilds, `pending` with its due time,
+ * `awaited` (triggered, its push not yet seen), `building` (its run is read and running),
+ * `built` in the wave in flight or the last one, `blocked` by a node that failed; null when no
+ * wave has touched it since the app started.
+ */
+export type NodeState =
+  | 'waiting'
+  | 'pending'
+  | 'awaited'
+  | 'building'
+  | 'built'
+  | 'stalled'
+  | 'failed'
+  | 'blocked'
+  | 'dry-run'
+  | null;
+
+export interface GraphNodeView {
+  /** its image (a line: its tag) */
+  id: string;
+  /** 0 for a node without parent nodes, else one more than its deepest parent */
+  level: number;
+  parents: string[];
+  /** the upstream images it is built from */
+  upstream: string[];
+  state: NodeState;
+  /** ISO: when its trigger is due (pending) */
+  dueAt?: string;
+  /** ISO: since when it is in its state (awaited, building, stalled, failed) */
+  since?: string;
+  /** the node whose failure blocks it (blocked) */
+  blockedBy?: string;
+  /** its build's run, when the target names one */
+  build?: { state: string; url: string | null; unreadable?: string; stopped?: string } | null;
+  /** ISO: the last push the registry showed, and the last one the app learnt of */
+  registryPush: string | null;
+  appPush: string | null;
+}
+
+/** A wave: what started it and when, and how far it got. */
+export interface WaveView {
+  /** what started it, e.g. `acme/base:latest pushed`, `kick-off`, `alpine:3.20 changed` */
+  by: string;
+  startedAt: string;
+  /** nodes of the wave pushed so far, and all the nodes it rebuilds */
+  built: number;
+  total: number;
+  failed: number;
+  blocked: number;
+  /** ISO, once it has ended */
+  endedAt?: string;
+  /** once it has ended: every node built, or some failed or blocked */
+  outcome?: 'complete' | 'failed';
+}
+
+export interface GraphView {
+  /** the graph file, or null for the line of TAG_SEQUENCE */
+  file: string | null;
+  /** how many levels deep the graph is */
+  levels: number;
+  /** in build order: by level, then in the file's order */
+  nodes: GraphNodeView[];
+  wave: WaveView | null;
+  lastWave: WaveView | null;
 }
 
 /** What the status is made of: the deployment's facts and each part's own status. */
