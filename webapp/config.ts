@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { targets, type TargetConfig, type TargetName } from './builds/targets/create-target';
 import { createSchedule } from './clock/create-schedule';
 import { translateApsTrigger, type ApsTrigger } from './clock/translate-aps-trigger';
-import { notifyEvents, type NotifyEvent } from './notify/create-notifier';
+import { defaultNotifyEvents, notifyEvents, type NotifyEvent } from './notify/create-notifier';
 import { parseImageList, type ImageRef } from './chain/parse-image-ref';
 import {
   envDefaultsOf,
@@ -21,7 +21,16 @@ import {
   optionalToken,
   seconds,
 } from './settings/schemas';
+import type { BuildGraph } from './chain/graph-spec';
 import type { LogFormat, RetryPolicy, ScheduleSpec } from './types';
+
+/** How one node is built: its target's settings, and whether it can send (else a dry run). */
+export interface NodeBuild {
+  target: TargetConfig;
+  dryRun: boolean;
+  /** the variable that holds its token (unset: a dry run) */
+  tokenVariable: string;
+}
 
 const dockerHubName = (what: string) =>
   z.string().regex(/^[^\s/]+$/, `must be a Docker Hub ${what} name (no spaces or '/')`);
@@ -250,7 +259,7 @@ export const settings = {
   /** NOTIFY_ON: the events NOTIFY_URL hears of */
   notifyOn: setting<NotifyEvent[]>({
     env: 'NOTIFY_ON',
-    default: [...notifyEvents],
+    default: [...defaultNotifyEvents],
     fromEnv: asList,
     schema: z
       .array(
@@ -270,6 +279,17 @@ export const settings = {
     default: 60,
     fromEnv: asNumber,
     schema: inMilliseconds(seconds(1, 3600)),
+  }),
+  /** BUILD_CONCURRENCY: triggers sent at once to one build service (Docker Hub, GitHub, a GitLab) */
+  buildConcurrency: setting({
+    env: 'BUILD_CONCURRENCY',
+    default: 4,
+    fromEnv: asNumber,
+    schema: z
+      .number({ error: 'must be a whole number from 1 to 64' })
+      .int('must be a whole number from 1 to 64')
+      .min(1, 'must be a whole number from 1 to 64')
+      .max(64, 'must be a whole number from 1 to 64'),
   }),
   /** LOG_LEVEL: pino's level */
   logLevel: setting({
@@ -324,6 +344,8 @@ export interface Config extends Omit<
   notices: string[];
   /** where notifications go, and which */
   notify: { url: string | undefined; events: NotifyEvent[] };
+  /** what is built from what, and how: the graph file's, or the line of TAG_SEQUENCE */
+  graph: BuildGraph<NodeBuild>;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -430,6 +452,48 @@ export function loadConfig(
     registry: { url: registryApiUrl, user: registryUser, token: registryToken },
     notify: { url: notifyUrl, events: [...new Set(notifyOn)] },
     notices,
+    graph: lineGraph(rest, {
+      target: target.config,
+      dryRun: !target.canSend,
+      tokenVariable: target.tokenVariable,
+    }),
+  };
+}
+
+/** The key of the build service a target's triggers go to, for BUILD_CONCURRENCY. */
+export function serviceOf(target: TargetConfig, hubUrl: string): string {
+  switch (target.name) {
+    case 'dockerhub':
+      return `dockerhub ${target.settings.url === undefined ? hubUrl : new URL(target.settings.url).origin}`;
+    case 'github':
+      return `github ${target.settings.apiUrl}`;
+    case 'gitlab':
+      return `gitlab ${target.settings.url}`;
+  }
+}
+
+/**
+ * TAG_SEQUENCE as a graph: each tag of DOCKERHUB_USER/DOCKERHUB_REPO built from the one before
+ * it, the first from UPSTREAM_IMAGES, all by the one BUILD_TARGET.
+ */
+function lineGraph(
+  values: Pick<Settings, 'userName' | 'repoName' | 'tagSequence' | 'upstreamImages' | 'hubUrl'>,
+  build: NodeBuild,
+): BuildGraph<NodeBuild> {
+  const { userName, repoName, tagSequence } = values;
+  const service = serviceOf(build.target, values.hubUrl);
+  return {
+    file: null,
+    upstream: values.upstreamImages,
+    nodes: tagSequence.map((tag, index) => ({
+      id: tag,
+      parents: index === 0 ? [] : [tagSequence[index - 1] as string],
+      upstream: index === 0 ? values.upstreamImages.map((image) => image.display) : [],
+      service,
+      ...(build.target.name === 'dockerhub' ? { hubRepository: `${userName}/${repoName}` } : {}),
+      image: { namespace: userName, repository: repoName, tag, display: `${userName}/${repoName}:${tag}` },
+      build,
+    })),
   };
 }
 

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { prepareTriggers } from './builds/prepare-triggers';
 import { createPool } from './http/create-pool';
 import { realClock } from './timing/real-clock';
@@ -24,15 +25,15 @@ function main(): void {
   const notifier = createNotifier({
     url: config.notify.url,
     events: config.notify.events,
-    repository: `${config.userName}/${config.repoName}`,
+    repository: config.graph.file === null ? `${config.userName}/${config.repoName}` : basename(config.graph.file),
     log: log.child({ unit: 'notify' }),
     retry: config.retry,
     dispatcher: notifyPool,
-    secrets: triggers.target.secrets,
+    secrets: triggers.secrets,
     clock: realClock,
   });
   const shutdown = new AbortController();
-  const firstTag = config.tagSequence[0] as string;
+  const roots = config.graph.nodes.filter((node) => node.parents.length === 0);
   // Under foreman, a process that ends ends the dyno: stay up even when no kick-off is left.
   const keepAlive = setInterval(() => undefined, 2 ** 30);
   // Before the clock says it is up: a stop signal that came before the handler would kill it
@@ -53,7 +54,10 @@ function main(): void {
   const job = startClock({
     schedule: config.schedule,
     timezone: config.timezone,
-    firstTag,
+    roots,
+    delay: config.propagationDelay,
+    concurrency: config.buildConcurrency,
+    signal: shutdown.signal,
     log,
     trigger: (tag) => triggers.trigger(tag, shutdown.signal),
     onEvent: (event) => notifier.notify(event),

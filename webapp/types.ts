@@ -66,10 +66,21 @@ export interface Clock {
 
 /** What happened that someone may want to hear of; times in ms. */
 export type ChainEvent =
-  | { kind: 'given-up'; tag: string; at: number; reason: string }
-  | { kind: 'build-failed'; tag: string; run: BuildRun }
-  | { kind: 'stalled'; tag: string; since: number }
-  | { kind: 'chain-complete'; tag: string; at: number };
+  | { kind: 'given-up'; tag: string; at: number; reason: string; blocks?: string[] }
+  | { kind: 'build-failed'; tag: string; run: BuildRun; blocks?: string[] }
+  | { kind: 'stalled'; tag: string; since: number; blocks?: string[] }
+  | { kind: 'wave-started'; by: string; at: number; total: number }
+  | { kind: 'chain-complete'; tag: string; at: number; wave?: WaveSummary };
+
+/** How a wave went: what started it and when (ms), and what became of its nodes. */
+export interface WaveSummary {
+  by: string;
+  startedAt: number;
+  built: number;
+  total: number;
+  failed: number;
+  blocked: number;
+}
 
 /** One node of the build graph, as the chain sees it: what it is built from, and by what. */
 export interface ChainNode {

@@ -1,6 +1,10 @@
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { appDir } from '../../webapp/deployment/app-info';
+import type { GraphNodeView, StatusView } from '../../webapp/web/build-status-view';
+import { renderStatusPage } from '../../webapp/web/render-status-page';
 import { buildTestApp, delivery, flush } from '../helpers/app';
 import { launchBrowser, type Browser } from '../helpers/browser';
 
@@ -168,5 +172,242 @@ describe('the status page in a headless Chromium', () => {
     }
     expect(t.logs.text()).not.toContain(secret);
     expect(t.logs.text()).not.toContain(triggerToken);
+  });
+});
+
+const graphNow = Date.UTC(2026, 11, 1, 12);
+const ago = (seconds: number) => new Date(graphNow - seconds * 1000).toISOString();
+
+/** 5 levels of 10 images, some with long names, each built from one or two of the level above. */
+function graphStatus(): StatusView {
+  const states: GraphNodeView['state'][][] = [
+    ['built', 'built', 'built', 'built', 'built', 'built', 'built', 'built', 'built', 'failed'],
+    [
+      'built',
+      'building',
+      'building',
+      'awaited',
+      'pending',
+      'built',
+      'stalled',
+      'built',
+      'blocked',
+      'blocked',
+    ],
+    [
+      'waiting',
+      'waiting',
+      'waiting',
+      'pending',
+      'blocked',
+      'waiting',
+      'built',
+      'waiting',
+      'blocked',
+      'dry-run',
+    ],
+    [
+      'waiting',
+      'waiting',
+      'blocked',
+      'waiting',
+      'waiting',
+      'waiting',
+      null,
+      'waiting',
+      'blocked',
+      'waiting',
+    ],
+    [
+      'waiting',
+      null,
+      'waiting',
+      'waiting',
+      'blocked',
+      'waiting',
+      'waiting',
+      null,
+      'waiting',
+      'waiting',
+    ],
+  ];
+  const name = (level: number, index: number) =>
+    index === 3
+      ? `registry-team/very-long-repository-name-level-${level + 1}:2026.12.01-build`
+      : index === 7
+        ? `acme/${'x'.repeat(60)}${level}`
+        : `acme/image-${level + 1}-${index + 1}:latest`;
+  const nodes = states.flatMap((row, level) =>
+    row.map((state, index): GraphNodeView => {
+      const id = name(level, index);
+      const parents =
+        level === 0 ? [] : [name(level - 1, index), name(level - 1, (index + 3) % 10)];
+      return {
+        id,
+        level,
+        parents: index % 2 === 0 ? parents : parents.slice(0, 1),
+        upstream: level === 0 ? ['library/alpine:3.20', 'library/debian:bookworm-slim'] : [],
+        state,
+        ...(state === 'pending' ? { dueAt: new Date(graphNow + 120_000).toISOString() } : {}),
+        ...(state === 'awaited' || state === 'building' || state === 'stalled' || state === 'failed'
+          ? { since: ago(600) }
+          : {}),
+        ...(state === 'blocked' ? { blockedBy: name(0, 9) } : {}),
+        ...(state === 'building'
+          ? {
+              build: { state: 'in_progress', url: `https://ci.example/acme/runs/${level}${index}` },
+            }
+          : {}),
+        ...(state === 'failed'
+          ? { build: { state: 'failure', url: 'https://ci.example/runs/9' } }
+          : {}),
+        registryPush: state === 'built' || state === null ? ago(3600 + index * 60) : null,
+        appPush: null,
+      };
+    }),
+  );
+  return {
+    version: '1.2.3',
+    dryRun: false,
+    repository: 'acme',
+    target: {
+      name: 'dockerhub',
+      where: 'https://hub.docker.com/api/build/v1/source/***/trigger/***/',
+    },
+    nextKickoff: new Date(graphNow + 12 * 3600_000).toISOString(),
+    pending: [],
+    awaiting: [],
+    stalled: [],
+    tags: [],
+    reconciliation: { every: 600, lastLook: ago(120), outcome: 'in step' },
+    upstream: [
+      {
+        image: 'library/alpine:3.20',
+        digest: 'sha256:0123456789abcdef',
+        readAt: ago(60),
+        error: null,
+      },
+      {
+        image: 'library/debian:bookworm-slim',
+        digest: 'sha256:fedcba987654',
+        readAt: ago(60),
+        error: null,
+      },
+    ],
+    graph: {
+      file: 'images.yaml',
+      levels: 5,
+      nodes,
+      wave: {
+        by: 'library/alpine:3.20 changed',
+        startedAt: ago(900),
+        built: 14,
+        total: 50,
+        failed: 1,
+        blocked: 7,
+      },
+      lastWave: {
+        by: 'kick-off',
+        startedAt: ago(86_400),
+        endedAt: ago(86_400 - 2820),
+        built: 50,
+        total: 50,
+        failed: 0,
+        blocked: 0,
+        outcome: 'complete',
+      },
+    },
+  };
+}
+
+interface ShownNode {
+  id: string;
+  visible: boolean;
+  inside: boolean;
+  fontSize: number;
+}
+
+/** Each node card: its name, whether it shows, stays within the window, and its smallest text. */
+const shownNodes = `[...document.querySelectorAll('li[data-node]')].map((li) => {
+  const box = li.getBoundingClientRect();
+  const name = li.querySelector('.name').getBoundingClientRect();
+  const sizes = [...li.querySelectorAll('*')].map((element) => parseFloat(getComputedStyle(element).fontSize));
+  return {
+    id: li.querySelector('.name').innerText,
+    visible: name.width > 0 && name.height > 0 && getComputedStyle(li).visibility === 'visible',
+    inside: box.left >= 0 && box.right <= window.innerWidth && name.right <= box.right,
+    fontSize: Math.min(...sizes),
+  };
+})`;
+
+describe('the status page of a 50-image graph in a headless Chromium', () => {
+  let browser: Browser | undefined;
+  let server: Server | undefined;
+  let url = '';
+  const status = graphStatus();
+
+  beforeAll(async () => {
+    const html = renderStatusPage(status, graphNow);
+    server = createServer((_request, response) => {
+      // the page's own policy: a style or an asset it could not load would show here
+      response.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+      });
+      response.end(html);
+    });
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    browser = await launchBrowser();
+    mkdirSync(output, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+
+  it.each([
+    ['phone', { width: 390, height: 844, scale: 2, mobile: true }],
+    ['desktop', { width: 1280, height: 800, scale: 1, mobile: false }],
+  ])('fits a %s, every image shown and readable', async (device, viewport) => {
+    const page = await (browser as Browser).open(viewport);
+    await page.goto(url);
+    expect(
+      await page.evaluate<number[]>('[document.documentElement.scrollWidth, window.innerWidth]'),
+    ).toEqual([viewport.width, viewport.width]);
+    const shown = await page.evaluate<ShownNode[]>(shownNodes);
+    expect(shown.map((entry) => entry.id)).toEqual(status.graph?.nodes.map((entry) => entry.id));
+    for (const entry of shown) {
+      expect({ ...entry, fontSize: entry.fontSize >= 12 }).toEqual({
+        id: entry.id,
+        visible: true,
+        inside: true,
+        fontSize: true,
+      });
+    }
+    expect(
+      await page.evaluate<string[]>(
+        `[...document.querySelectorAll('[data-level] h3')].map((h) => h.innerText.replace(/\\s+/g, ' '))`,
+      ),
+    ).toEqual([
+      'Level 1 built first · 9 of 10 built, 1 failed',
+      'Level 2 after level 1 · 3 of 10 built, 1 stalled, 2 blocked',
+      'Level 3 after level 2 · 1 of 10 built, 2 blocked',
+      'Level 4 after level 3 · 1 of 10 built, 2 blocked',
+      'Level 5 after level 4 · 2 of 10 built, 1 blocked',
+    ]);
+    expect(
+      await page.evaluate<string>('document.querySelector("[data-wave=in-flight]").innerText'),
+    ).toContain('14 of 50 built, 1 failed, 7 blocked');
+    // the inline style applied under the policy: a blocked node is drawn amber
+    expect(
+      await page.evaluate<string>(
+        'getComputedStyle(document.querySelector("li[data-state=blocked]")).borderLeftColor',
+      ),
+    ).toBe('rgb(191, 135, 0)');
+    const file = join(output, `graph-page-${device}.png`);
+    await page.screenshot(file);
+    expect(readFileSync(file).subarray(1, 4).toString()).toBe('PNG');
   });
 });

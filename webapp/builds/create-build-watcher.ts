@@ -16,7 +16,10 @@ export const longestReadWait = 10 * 60_000;
 const runAnswerLimit = 512 * 1024;
 
 export interface BuildWatcherDeps {
-  target: Pick<BuildTarget, 'runs' | 'cannotFollow' | 'secrets'>;
+  /** the target that builds each node (its tag in a line, its image in a graph) */
+  targetOf: (tag: string) => FollowedTarget;
+  /** every target, for what is said once at start */
+  targets: readonly FollowedTarget[];
   log: Logger;
   clock: Clock;
   dispatcher: Dispatcher;
@@ -29,6 +32,9 @@ export interface BuildWatcherDeps {
   /** a run failed or was cancelled: called once per run */
   onFailed(tag: string, run: BuildRun): void;
 }
+
+/** What the watcher needs of a build target: how to read its runs, and what to scrub. */
+export type FollowedTarget = Pick<BuildTarget, 'runs' | 'cannotFollow' | 'secrets'>;
 
 /** What the app knows of one tag's latest build. */
 export interface BuildStatus {
@@ -91,23 +97,31 @@ function readWait(interval: number, failures: number): number {
  * says so once and follows nothing.
  */
 export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
-  const { log, clock, target } = deps;
+  const { log, clock } = deps;
   const builds = new Map<string, Followed>();
   const shutdown = new AbortController();
-  let reader = target.runs;
+  // Per target: one that refuses its reads is no longer read, for any node it builds.
+  const denied = new Set<FollowedTarget>();
+  const readerOf = (tag: string) => {
+    const target = deps.targetOf(tag);
+    return denied.has(target) ? undefined : target.runs;
+  };
   let unnamed = false;
 
-  const stopFollowing = (why: string) => {
-    if (reader === undefined) return;
-    reader = undefined;
+  const stopFollowing = (tag: string, why: string) => {
+    const target = deps.targetOf(tag);
+    if (denied.has(target)) return;
+    denied.add(target);
     log.warn(`builds are no longer followed: ${why}`);
-    for (const followed of builds.values()) {
+    for (const [other, followed] of builds) {
+      if (deps.targetOf(other) !== target) continue;
       if (followed.timer !== undefined) clock.clearTimeout(followed.timer);
       followed.timer = undefined;
     }
   };
 
-  const readOnce = async (run: BuildRun): Promise<ReadResult> => {
+  const readOnce = async (tag: string, run: BuildRun): Promise<ReadResult> => {
+    const reader = readerOf(tag);
     if (reader === undefined) return { kind: 'none' };
     const { url, headers } = reader.request(run);
     try {
@@ -120,7 +134,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       const status = response.status;
       if (status !== 200) {
         if (status === 401 || status === 403 || status === 404) {
-          stopFollowing(`reading run ${run.id} answered ${status}: ${reader.denied}`);
+          stopFollowing(tag, `reading run ${run.id} answered ${status}: ${reader.denied}`);
           return { kind: 'none' };
         }
         log.debug({ status, run: run.id }, `reading run ${run.id} answered ${status}`);
@@ -142,7 +156,10 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       return { kind: 'read', ...read };
     } catch (err) {
       if (shutdown.signal.aborted) return { kind: 'none' };
-      const message = redact(err instanceof Error ? err.message : 'request failed', target.secrets);
+      const message = redact(
+        err instanceof Error ? err.message : 'request failed',
+        deps.targetOf(tag).secrets,
+      );
       log.debug({ run: run.id }, `reading run ${run.id} failed: ${message}`);
       return { kind: 'failed', reason: `the read failed: ${message}` };
     }
@@ -158,7 +175,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
   };
 
   const next = (tag: string, followed: Followed) => {
-    if (reader === undefined) return;
+    if (readerOf(tag) === undefined) return;
     const wait = readWait(deps.interval, followed.failures);
     const left = Math.max(0, followed.until - clock.now());
     followed.timer = clock.setTimeout(() => void look(tag, followed), Math.min(wait, left));
@@ -186,7 +203,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       );
       return;
     }
-    const read = await readOnce(followed.run);
+    const read = await readOnce(tag, followed.run);
     // Superseded by a newer build of the tag, pushed, stalled or closed while it was read.
     if (builds.get(tag) !== followed || followed.stopped !== undefined) return;
     if (shutdown.signal.aborted) return;
@@ -239,7 +256,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       if (previous?.timer !== undefined) clock.clearTimeout(previous.timer);
       builds.delete(tag);
       if (run === undefined) {
-        if (reader !== undefined && !unnamed) {
+        if (readerOf(tag) !== undefined && !unnamed) {
           unnamed = true;
           log.warn(
             { tag },
@@ -259,7 +276,9 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       finish(tag, 'the tag stalled');
     },
     start() {
-      if (target.cannotFollow !== undefined) log.warn(target.cannotFollow);
+      for (const why of new Set(deps.targets.map((target) => target.cannotFollow))) {
+        if (why !== undefined) log.warn(why);
+      }
     },
     status() {
       return Object.fromEntries(

@@ -17,14 +17,17 @@ export interface TriggerDeps {
   signal?: AbortSignal;
   /** the real clock when left out */
   clock?: Pick<Clock, 'now' | 'sleep' | 'random'>;
+  /** what the lines name: the node's image in a graph (the tag when left out) */
+  name?: string;
 }
 
 /**
  * Starts the build of `tag` on the target, retrying network errors, timeouts, 429 and 5xx with
  * exponential backoff and jitter. Logs one line per attempt; never throws.
  */
-export async function triggerTag(tag: string, deps: TriggerDeps): Promise<TriggerOutcome> {
+export async function triggerTag(sent: string, deps: TriggerDeps): Promise<TriggerOutcome> {
   const { target, log } = deps;
+  const tag = deps.name ?? sent;
   if (deps.dryRun) {
     log.warn({ tag, target: target.where }, `dry run: would trigger ${tag}`);
     return { ok: true, dryRun: true, attempts: 0 };
@@ -38,14 +41,14 @@ export async function triggerTag(tag: string, deps: TriggerDeps): Promise<Trigge
   });
   const result = await retry<TriggerOutcome>(
     async (attempt) => {
-      let answer = await sendOnce(tag, deps);
+      let answer = await sendOnce(sent, deps);
       // A server that refuses the option to name the run is asked again at once, without it.
       if (answer.status !== undefined && target.askPlainer?.(answer.status) === true) {
         log.warn(
           { ...fieldsOf(attempt), status: answer.status },
           `trigger of ${tag}: the server refused to name the run it starts (${answer.status}), asking again without that`,
         );
-        answer = await sendOnce(tag, deps);
+        answer = await sendOnce(sent, deps);
       }
       // A 2xx that came before shutdown is a build started: it is reported, never owed again.
       const taken = answer.status !== undefined && answer.status >= 200 && answer.status < 300;

@@ -1,34 +1,54 @@
 import type { Logger } from '../logging/create-logger';
-import type { ChainEvent, Clock, TriggerOutcome } from '../types';
+import type { ChainEvent, ChainNode, Clock, TriggerOutcome } from '../types';
 import type { Journal, PendingTrigger } from './create-journal';
 import { givenUpEvent } from './kick-off';
+import { orderGraph } from './order-graph';
+import type { ReconcileDecision } from './plan-reconciliation';
 
-export type Decision =
-  | { kind: 'queued'; next: string; dueAt: number }
-  | { kind: 'duplicate'; next: string; dueAt?: number }
-  | { kind: 'last'; duplicate: boolean };
+/** What a push's delivery did: the children it queued, or why it queued none. */
+export interface Decision {
+  /**
+   * queued: it queued the trigger of some children; duplicate: their triggers were already
+   * queued or sent for this push; waiting: its children wait for other parents of theirs; last:
+   * it has no children
+   */
+  kind: 'queued' | 'duplicate' | 'waiting' | 'last';
+  /** the delivery repeats a push the app knew */
+  duplicate: boolean;
+  /** the children this push queued, or had already queued */
+  next: string[];
+  /** ms: when the first of them is due */
+  dueAt?: number;
+  /** children that wait for other parents of theirs, with those parents */
+  waiting: { node: string; waitsFor: string[] }[];
+}
 
 /** ms: a push time later than now by more than this is not a push (a wrong clock or record). */
 export const futureSlack = 60_000;
 
 export interface PropagatorDeps {
-  tags: readonly string[];
-  /** ms between a push and the next tag's trigger */
+  nodes: readonly ChainNode[];
+  /** ms between the last parent's push and a node's trigger */
   delay: number;
   /** the longest delay any configuration can set: a journal entry due later is damage */
   longestDelay: number;
   log: Logger;
-  trigger: (tag: string, signal: AbortSignal) => Promise<TriggerOutcome>;
+  /** starts the build of a node; `node` is its id */
+  trigger: (node: string, signal: AbortSignal) => Promise<TriggerOutcome>;
   clock: Clock;
   journal: Journal;
-  /** ms after a trigger without that tag's push before it counts as stalled; 0 turns it off */
+  /** ms after a trigger without that node's push before it counts as stalled; 0 turns it off */
   stallTimeout: number;
-  /** trigger a stalled tag once more */
+  /** trigger a stalled node once more */
   stallRetrigger: boolean;
-  /** hears what is worth telling people: a trigger given up, a stall, the last tag's push */
+  /** triggers sent at once to one build service */
+  concurrency: number;
+  /** what the journal's dropped entries are said to be missing from: TAG_SEQUENCE, the file */
+  graphName: string;
+  /** hears what is worth telling people: waves, triggers given up, stalls, failures */
   onEvent?: (event: ChainEvent) => void;
-  /** hears every push of a tag, whatever announced it (webhook or registry), repeats included */
-  onPush?: (tag: string) => void;
+  /** hears every push of a node, whatever announced it (webhook or registry), repeats included */
+  onPush?: (node: string) => void;
 }
 
 export interface ChainStatus {
@@ -36,13 +56,31 @@ export interface ChainStatus {
   pending: { tag: string; after: string; dueAt: string }[];
   awaiting: { tag: string; since: string }[];
   stalled: { tag: string; since: string }[];
-  /** tags whose build failed or was cancelled, since their trigger */
+  /** nodes whose build failed or was cancelled, since their trigger */
   failed: { tag: string; since: string }[];
+  /** nodes kept from being built by a node that failed: node, the one that blocks it */
+  blocked: Record<string, string>;
+  /** the wave in flight, and the last one that ended */
+  wave: WaveStatus | null;
+  lastWave: WaveStatus | null;
+}
+
+export interface WaveStatus {
+  by: string;
+  startedAt: string;
+  endedAt?: string;
+  /** every node the wave rebuilds, and per node what became of it so far */
+  members: string[];
+  built: string[];
+  failed: string[];
+  blocked: Record<string, string>;
 }
 
 interface Pending extends PendingTrigger {
   timer?: unknown;
   sending?: Promise<void>;
+  /** its time came while a node it is built from was still moving: sent once that settles */
+  held?: boolean;
 }
 
 interface Awaited {
@@ -53,27 +91,29 @@ interface Awaited {
 
 /** What the chain knows, for comparing with what the registry shows. */
 export interface ChainKnowledge {
-  /** per tag, the time (ms) of the latest push the app knows of */
+  /** per node, the time (ms) of the latest push the app knows of */
   knownPush: ReadonlyMap<string, number>;
-  /** per tag, when the app last sent its trigger */
+  /** per node, when the app last sent its trigger */
   triggeredAt: ReadonlyMap<string, number>;
   pending: ReadonlySet<string>;
   awaiting: ReadonlySet<string>;
 }
 
 export interface Propagator {
-  /** A push of `tag` came in: queue the next tag's trigger unless this push already did. */
-  accept(tag: string, pushedAt: string | undefined): Decision;
-  /** `tag` was triggered elsewhere (the clock's kick-off): its push is now expected. */
-  expect(tag: string): void;
-  /** The registry shows a push of `tag` at `pushedAt` (ms) that no webhook announced. */
-  learnPush(tag: string, pushedAt: number): void;
-  /** Queues the trigger of the tag after `tag` for its push at `pushedAt`, due at `dueAt`. */
-  propagateAt(tag: string, pushedAt: number, dueAt: number): void;
-  /** `tag`'s push is awaited as if it had been triggered at `since` (ms). */
-  awaitSince(tag: string, since: number): void;
-  /** `tag`'s build failed or was cancelled: its push is no longer awaited. */
-  buildFailed(tag: string): void;
+  /** A push of `node` came in: queue the children it makes due, unless this push already did. */
+  accept(node: string, pushedAt: string | undefined): Decision;
+  /** `node` was triggered elsewhere (the clock's kick-off): its push is now expected. */
+  expect(node: string, why?: string): void;
+  /** The registry shows a push of `node` at `pushedAt` (ms) that no webhook announced. */
+  learnPush(node: string, pushedAt: number): void;
+  /** Acts on one look at the registry: learns its pushes, then owes what they make owed. */
+  reconcile(decisions: readonly ReconcileDecision[]): void;
+  /** Upstream images changed (counted at `at`, ms): the nodes built from them are owed. */
+  upstreamChanged(images: readonly string[], at: number): void;
+  /** `node` is to be built now, with everything built from it after it. */
+  rebuild(node: string, why: string): void;
+  /** `node`'s build failed or was cancelled: its push is no longer awaited. */
+  buildFailed(node: string): void;
   knowledge(): ChainKnowledge;
   /** Schedules what the journal says is owed; what is overdue is sent at once. */
   resume(): number;
@@ -82,17 +122,83 @@ export interface Propagator {
   close(): Promise<void>;
 }
 
-/** What to trigger when, and what was already triggered: the chain's memory. */
+interface Wave {
+  by: string;
+  startedAt: number;
+  members: Set<string>;
+  built: Set<string>;
+  failed: Set<string>;
+}
+
+/** Waves that ended are kept for /status: the last one. */
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * What to trigger when, and what was already triggered: the graph's memory. A node is owed when
+ * something it is built from changed after its last build started (make's rule); it is
+ * triggered `delay` after the last of those pushes once no node it is built from is still
+ * moving, so every node is built once per wave, after all of its parents.
+ */
 export function createPropagator(deps: PropagatorDeps): Propagator {
-  const { tags, log, clock, journal } = deps;
-  const positions = new Map(tags.map((tag, index) => [tag, index]));
+  const { log, clock, journal } = deps;
+  const byId = new Map(deps.nodes.map((node) => [node.id, node]));
+  const ordered = orderGraph(deps.nodes);
+  if (!ordered.ok) throw new Error(`the graph has a cycle: ${ordered.cycle.join(' -> ')}`);
+  const order = ordered.levels.flat();
+  const children = new Map<string, string[]>(deps.nodes.map((node) => [node.id, []]));
+  const builtFrom = new Map<string, string[]>();
+  for (const node of deps.nodes) {
+    for (const parent of node.parents) children.get(parent)?.push(node.id);
+    for (const image of node.upstream) {
+      builtFrom.set(image, [...(builtFrom.get(image) ?? []), node.id]);
+    }
+  }
+  const descendants = (roots: Iterable<string>): Set<string> => {
+    const seen = new Set<string>();
+    const visit = (id: string) => {
+      for (const child of children.get(id) ?? []) {
+        if (seen.has(child)) continue;
+        seen.add(child);
+        visit(child);
+      }
+    };
+    for (const root of roots) visit(root);
+    return seen;
+  };
+
   const pending = new Map<string, Pending>();
   const lastPush = new Map<string, number>();
   const knownPush = new Map<string, number>();
+  /** per node, its latest push's time in whole seconds, as the journal keeps it */
+  const pushStamp = new Map<string, string>();
+  /** when each node's latest change happened, on the clock that its children's triggers use */
+  const changedAt = new Map<string, number>();
+  /** what a node's latest build is built from: changes up to this time (ms) */
+  const covered = new Map<string, number>();
+  /** nodes asked to be built (a rebuild), and since when */
+  const forced = new Map<string, number>();
+  const upstreamAt = new Map<string, number>();
   const triggeredAt = new Map<string, number>();
   const awaiting = new Map<string, Awaited>();
   const stalled = new Map<string, number>();
   const failed = new Map<string, number>();
+  /** per Docker Hub repository, when a trigger last went to it */
+  const hubSentAt = new Map<string, number>();
+  /** node: the node whose failure keeps it from being built, until that one is pushed */
+  const blockedBy = new Map<string, string>();
+  /** per build service, triggers being sent, and those waiting for a free place */
+  const sending = new Map<string, number>();
+  const queued = new Map<string, (() => void)[]>();
+  // Event times that never tie: a push that arrives in the same millisecond as a trigger was
+  // sent still comes after it.
+  let lastEvent = Number.NEGATIVE_INFINITY;
+  const tick = (): number => {
+    const now = clock.now();
+    lastEvent = now > lastEvent ? now : lastEvent + 0.001;
+    return lastEvent;
+  };
+  let wave: Wave | undefined;
+  let lastWave: (Wave & { endedAt: number }) | undefined;
   const shutdown = new AbortController();
 
   const persist = () =>
@@ -105,6 +211,184 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       })),
     );
 
+  /** The latest change of what `id` is built from that its latest build does not hold. */
+  const owedSince = (id: string): number | undefined => {
+    const node = byId.get(id) as ChainNode;
+    const since = covered.get(id) ?? Number.NEGATIVE_INFINITY;
+    let latest: number | undefined;
+    const consider = (at: number | undefined) => {
+      if (at !== undefined && at > since) latest = Math.max(latest ?? at, at);
+    };
+    for (const parent of node.parents) consider(changedAt.get(parent));
+    for (const image of node.upstream) consider(upstreamAt.get(image));
+    consider(forced.get(id));
+    return latest;
+  };
+
+  /**
+   * When `id`'s trigger is due: `delay` after the last parent's push, at once for the rest; and
+   * a node whose build is still awaited not sooner than `delay` after that build's trigger, so
+   * that changes that come while it builds are built once, together.
+   */
+  const dueOf = (id: string): number => {
+    const node = byId.get(id) as ChainNode;
+    const since = covered.get(id) ?? Number.NEGATIVE_INFINITY;
+    const building = awaiting.get(id);
+    let due = building === undefined ? clock.now() : Math.max(clock.now(), building.since + deps.delay);
+    for (const parent of node.parents) {
+      const at = changedAt.get(parent);
+      if (at !== undefined && at > since) due = Math.max(due, Math.round(at + deps.delay));
+    }
+    return due;
+  };
+
+  const inFlight = (id: string) => pending.has(id) || awaiting.has(id);
+
+  /** The nodes that are owed, pending or awaited, or built from one that is. O(nodes+edges). */
+  const movingNodes = (): Set<string> => {
+    const moving = new Set<string>();
+    for (const id of order) {
+      const node = byId.get(id) as ChainNode;
+      if (inFlight(id) || owedSince(id) !== undefined || node.parents.some((p) => moving.has(p))) {
+        moving.add(id);
+      }
+    }
+    return moving;
+  };
+
+  /**
+   * Walks the graph in build order: queues each owed node that nothing it is built from holds
+   * back, releases held triggers, and keeps the wave's account. Pure bookkeeping, O(nodes+edges).
+   */
+  const plan = (): string[] => {
+    const moving = new Set<string>();
+    const newlyQueued: string[] = [];
+    for (const id of order) {
+      const node = byId.get(id) as ChainNode;
+      const heldBack = node.parents.some((parent) => moving.has(parent));
+      const owed = owedSince(id) !== undefined;
+      const blocker = blockedBy.get(id);
+      const entry = pending.get(id);
+      if (entry?.held === true && !heldBack) {
+        // `delay` after the last push of what it waited for, never earlier than it was due.
+        entry.held = false;
+        entry.dueAt = Math.max(entry.dueAt, dueOf(id));
+        schedule(entry);
+      }
+      // An owed node whose build is still awaited is queued again: that build started before
+      // the change that makes it owed.
+      if (owed && !pending.has(id) && !heldBack && blocker === undefined) {
+        const after = latestParent(id);
+        const stamp = pushStamp.get(after);
+        queue({ tag: id, dueAt: dueOf(id), after, ...(stamp === undefined ? {} : { pushedAt: stamp }) });
+        newlyQueued.push(id);
+      }
+      if (owed || inFlight(id) || heldBack) moving.add(id);
+      if (wave?.members.has(id) === true) {
+        if (moving.has(id) || failed.has(id)) wave.built.delete(id);
+        else if (blocker === undefined && !wave.failed.has(id)) wave.built.add(id);
+      }
+    }
+    if (newlyQueued.length > 0) persist();
+    endWaveIfDone();
+    return newlyQueued;
+  };
+
+  /** The parent whose push makes `id` due, for the journal and the page. */
+  const latestParent = (id: string): string => {
+    const node = byId.get(id) as ChainNode;
+    let best: string | undefined;
+    let bestAt = Number.NEGATIVE_INFINITY;
+    for (const parent of node.parents) {
+      const at = changedAt.get(parent) ?? Number.NEGATIVE_INFINITY;
+      if (at > bestAt) [best, bestAt] = [parent, at];
+    }
+    for (const image of node.upstream) {
+      const at = upstreamAt.get(image) ?? Number.NEGATIVE_INFINITY;
+      if (at > bestAt) [best, bestAt] = [image, at];
+    }
+    return best ?? id;
+  };
+
+  const startWave = (by: string, touched: Iterable<string>) => {
+    const members = new Set(touched);
+    if (wave === undefined) {
+      wave = {
+        by,
+        startedAt: clock.now(),
+        members,
+        built: new Set(),
+        failed: new Set(),
+      };
+      deps.onEvent?.({ kind: 'wave-started', by, at: wave.startedAt, total: members.size });
+      log.info({ by, nodes: members.size }, `wave started by ${by}: ${members.size} node(s)`);
+      return;
+    }
+    for (const id of members) wave.members.add(id);
+  };
+
+  const endWaveIfDone = () => {
+    if (wave === undefined) return;
+    for (const id of wave.members) {
+      if (!wave.built.has(id) && !wave.failed.has(id) && !blockedBy.has(id)) return;
+    }
+    const ended = { ...wave, endedAt: clock.now() };
+    const blocked = [...ended.members].filter((id) => blockedBy.has(id)).length;
+    wave = undefined;
+    lastWave = ended;
+    const last = [...ended.built].at(-1) ?? [...ended.members].at(-1) ?? '';
+    deps.onEvent?.({
+      kind: 'chain-complete',
+      tag: last,
+      at: lastPush.has(last) ? (knownPush.get(last) ?? ended.endedAt) : ended.endedAt,
+      wave: {
+        by: ended.by,
+        startedAt: ended.startedAt,
+        built: ended.built.size,
+        total: ended.members.size,
+        failed: ended.failed.size,
+        blocked,
+      },
+    });
+    log.info(
+      {
+        by: ended.by,
+        built: ended.built.size,
+        total: ended.members.size,
+        failed: ended.failed.size,
+        blocked,
+      },
+      `wave ended: ${ended.built.size} of ${ended.members.size} built` +
+        (ended.failed.size + blocked > 0
+          ? `, ${ended.failed.size} failed, ${blocked} blocked`
+          : ''),
+    );
+  };
+
+  /** A node of the wave failed: what is built from it is blocked, and people hear of both. */
+  const fail = (id: string): string[] => {
+    if (wave?.members.has(id) === true) {
+      wave.failed.add(id);
+      wave.built.delete(id);
+    }
+    const blocks: string[] = [];
+    for (const below of descendants([id])) {
+      if (blockedBy.has(below) || inFlight(below)) continue;
+      if (wave !== undefined && wave.members.has(below) && wave.built.has(below)) continue;
+      blockedBy.set(below, id);
+      blocks.push(below);
+    }
+    if (blocks.length > 0) {
+      log.warn({ node: id, blocks }, `${id} failed: ${blocks.join(', ')} blocked, not triggered`);
+    }
+    return blocks;
+  };
+
+  const unblock = (id: string) => {
+    wave?.failed.delete(id);
+    for (const [below, blocker] of blockedBy) if (blocker === id) blockedBy.delete(below);
+  };
+
   const schedule = (entry: Pending) => {
     pending.set(entry.tag, entry);
     // Closed: what is owed stays in the journal, and no timer outlives the app.
@@ -115,49 +399,120 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     }, entry.dueAt - clock.now());
   };
 
+  const queue = (entry: Pending) => {
+    schedule(entry);
+  };
+
   // A trigger that throws (it should not) counts as failed rather than crashing the process.
-  const attempt = (tag: string): Promise<TriggerOutcome> =>
-    deps.trigger(tag, shutdown.signal).catch((err: unknown) => {
-      log.error({ err, tag }, `trigger of ${tag} failed`);
+  const attempt = (id: string): Promise<TriggerOutcome> =>
+    deps.trigger(id, shutdown.signal).catch((err: unknown) => {
+      log.error({ err, tag: id }, `trigger of ${id} failed`);
       return { ok: false, dryRun: false, attempts: 1, reason: 'trigger failed' };
     });
 
-  const givenUp = (tag: string, outcome: TriggerOutcome) =>
-    deps.onEvent?.(givenUpEvent(tag, outcome, clock.now()));
+  /** Waits for a free place among the triggers being sent to `id`'s build service. */
+  // Synchronous when a place is free: the trigger then starts in the timer's own turn.
+  const take = (service: string): Promise<void> | undefined => {
+    const busy = sending.get(service) ?? 0;
+    sending.set(service, busy + 1);
+    if (busy < deps.concurrency) return undefined;
+    return new Promise<void>((resolve) => {
+      const waiting = queued.get(service) ?? [];
+      waiting.push(resolve);
+      queued.set(service, waiting);
+    });
+  };
+  const release = (service: string) => {
+    sending.set(service, (sending.get(service) ?? 1) - 1);
+    queued.get(service)?.shift()?.();
+  };
 
   const send = async (entry: Pending) => {
-    const outcome = await attempt(entry.tag);
+    const node = byId.get(entry.tag) as ChainNode;
+    const moving = movingNodes();
+    if (node.parents.some((parent) => moving.has(parent))) {
+      entry.held = true;
+      log.info(
+        { tag: entry.tag },
+        `${entry.tag}'s trigger waits: something it is built from is being built again`,
+      );
+      return;
+    }
+    // Docker Hub ignores a trigger that comes too soon after another to the same repository.
+    if (node.hubRepository !== undefined) {
+      const free = (hubSentAt.get(node.hubRepository) ?? Number.NEGATIVE_INFINITY) + deps.delay;
+      if (free > clock.now()) {
+        entry.dueAt = free;
+        schedule(entry);
+        persist();
+        return;
+      }
+      hubSentAt.set(node.hubRepository, clock.now());
+    }
+    const place = take(node.service);
+    if (place !== undefined) await place;
+    // What changed before the request went out is in the build it starts.
+    const sentAt = tick();
+    let outcome: TriggerOutcome;
+    try {
+      outcome = await attempt(entry.tag);
+    } finally {
+      release(node.service);
+    }
     if (outcome.aborted) return;
     pending.delete(entry.tag);
     persist();
+    // Sent or given up, this trigger answered every change before it: a later one is owed anew.
+    covered.set(entry.tag, Math.max(sentAt, covered.get(entry.tag) ?? sentAt));
+    forced.delete(entry.tag);
     if (!outcome.ok) {
-      // triggerTag has said why; the chain cannot go on until the next push or kick-off.
+      // triggerTag has said why; what is built from it waits for the next push or wave.
       stalled.set(entry.tag, clock.now());
-      givenUp(entry.tag, outcome);
+      const blocks = fail(entry.tag);
+      deps.onEvent?.({ ...givenUpEvent(entry.tag, outcome, clock.now()), blocks });
+      plan();
       return;
     }
-    if (outcome.dryRun) return;
+    if (outcome.dryRun) {
+      // Nothing was sent, so no push will come: what is built from it cannot be built.
+      const blocks = fail(entry.tag);
+      if (blocks.length > 0) log.info({ tag: entry.tag, blocks }, `${entry.tag} runs dry`);
+      plan();
+      return;
+    }
     triggeredAt.set(entry.tag, clock.now());
     failed.delete(entry.tag);
-    watch(entry.tag, false);
+    // A push that came while the request was out answers it: nothing more to wait for.
+    if ((changedAt.get(entry.tag) ?? Number.NEGATIVE_INFINITY) <= sentAt) watch(entry.tag, false);
+    plan();
   };
 
-  const watch = (tag: string, retriggered: boolean, since = clock.now()) => {
+  // Awaited whatever STALL_TIMEOUT says: what is built from it waits for its push.
+  const watch = (id: string, retriggered: boolean, since = clock.now()) => {
     if (shutdown.signal.aborted) return;
-    if (deps.stallTimeout <= 0) return;
-    unwatch(tag);
-    const timer = clock.setTimeout(() => onStall(tag), since + deps.stallTimeout - clock.now());
-    awaiting.set(tag, { since, retriggered, timer });
+    unwatch(id);
+    const timer =
+      deps.stallTimeout > 0
+        ? clock.setTimeout(() => onStall(id), since + deps.stallTimeout - clock.now())
+        : undefined;
+    awaiting.set(id, { since, retriggered, timer });
   };
 
-  /** Whatever announced it, a push of `tag` ends the wait for it. */
-  const pushed = (tag: string, at: number) => {
-    lastPush.set(tag, clock.now());
-    knownPush.set(tag, Math.max(at, knownPush.get(tag) ?? at));
-    unwatch(tag);
-    stalled.delete(tag);
-    failed.delete(tag);
-    deps.onPush?.(tag);
+  /** Whatever announced it, a push of `id` ends the wait for it. */
+  const pushed = (id: string, at: number, arrived: number) => {
+    const ours = awaiting.has(id);
+    lastPush.set(id, clock.now());
+    knownPush.set(id, Math.max(at, knownPush.get(id) ?? at));
+    changedAt.set(id, Math.max(arrived, changedAt.get(id) ?? arrived));
+    // A push the app did not ask for holds what the node was built from until then.
+    if (!ours) covered.set(id, Math.max(arrived, covered.get(id) ?? arrived));
+    forced.delete(id);
+    unwatch(id);
+    stalled.delete(id);
+    failed.delete(id);
+    unblock(id);
+    deps.onPush?.(id);
+    return ours;
   };
 
   /**
@@ -171,118 +526,179 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   };
 
   /**
-   * Whether a delivery of `tag` announces a push the app already knows (from an earlier delivery
+   * Whether a delivery of `id` announces a push the app already knows (from an earlier delivery
    * or from the registry). Docker Hub's pushed_at is in whole seconds and the registry's
    * tag_last_pushed is the same event to the millisecond, so a push is new only when its second
    * comes after the second of the latest push known. A delivery without pushed_at cannot be told
-   * from a late repeat: it is new unless the chain is still moving from the push known (the next
-   * tag's trigger is pending or its push awaited).
+   * from a late repeat: it is new unless the graph is still moving from the push known (a
+   * child's trigger is pending or its push awaited).
    */
-  const isRepeat = (tag: string, next: string | undefined, pushedMs: number | undefined) => {
-    const known = knownPush.get(tag);
+  const isRepeat = (id: string, pushedMs: number | undefined) => {
+    const known = knownPush.get(id);
     if (known === undefined) return false;
     if (pushedMs !== undefined) return Math.floor(pushedMs / 1000) <= Math.floor(known / 1000);
-    return next !== undefined && (pending.has(next) || awaiting.has(next));
+    return (children.get(id) ?? []).some((child) => inFlight(child));
   };
 
-  const queue = (entry: Pending) => {
-    schedule(entry);
-    persist();
+  const unwatch = (id: string) => {
+    const watched = awaiting.get(id);
+    if (watched?.timer !== undefined) clock.clearTimeout(watched.timer);
+    awaiting.delete(id);
   };
 
-  const unwatch = (tag: string) => {
-    const watched = awaiting.get(tag);
-    if (watched !== undefined) clock.clearTimeout(watched.timer);
-    awaiting.delete(tag);
-  };
-
-  // The tag was built anyway (a manual build, another system): its own trigger would build it,
-  // and every tag after it, twice. One that is being sent already cannot be taken back.
-  const satisfy = (tag: string) => {
-    const owed = pending.get(tag);
-    if (owed === undefined || owed.timer === undefined) return;
-    clock.clearTimeout(owed.timer);
-    pending.delete(tag);
+  // The node was built anyway (a manual build, another system): its own trigger would build it,
+  // and everything built from it, twice. One that is being sent already cannot be taken back.
+  const satisfy = (id: string) => {
+    const owed = pending.get(id);
+    if (owed === undefined || (owed.timer === undefined && owed.held !== true)) return;
+    if (owed.timer !== undefined) clock.clearTimeout(owed.timer);
+    pending.delete(id);
     persist();
     log.info(
-      { tag, after: owed.after },
-      `${tag} was pushed before its pending trigger: dropped that trigger`,
+      { tag: id, after: owed.after },
+      `${id} was pushed before its pending trigger: dropped that trigger`,
     );
   };
 
-  const onStall = (tag: string) => {
-    const watched = awaiting.get(tag);
+  const onStall = (id: string) => {
+    const watched = awaiting.get(id);
     if (watched === undefined) return;
-    awaiting.delete(tag);
-    stalled.set(tag, watched.since);
-    const since = new Date(watched.since).toISOString();
+    awaiting.delete(id);
+    stalled.set(id, watched.since);
+    const since = iso(watched.since);
     const retrigger = deps.stallRetrigger && !watched.retriggered;
     log.error(
-      { tag, since, retrigger },
-      `chain stalled: no push of ${tag} since its trigger at ${since} (failed or ignored build?)`,
+      { tag: id, since, retrigger },
+      `chain stalled: no push of ${id} since its trigger at ${since} (failed or ignored build?)`,
     );
-    deps.onEvent?.({ kind: 'stalled', tag, since: watched.since });
-    if (!retrigger) return;
-    void attempt(tag).then((outcome) => {
+    const blocks = retrigger ? [] : fail(id);
+    deps.onEvent?.({ kind: 'stalled', tag: id, since: watched.since, blocks });
+    if (!retrigger) {
+      plan();
+      return;
+    }
+    void attempt(id).then((outcome) => {
       if (outcome.aborted || outcome.dryRun) return;
-      if (outcome.ok) watch(tag, true);
-      else givenUp(tag, outcome);
+      if (outcome.ok) {
+        watch(id, true);
+        return;
+      }
+      const given = fail(id);
+      deps.onEvent?.({ ...givenUpEvent(id, outcome, clock.now()), blocks: given });
+      plan();
     });
   };
 
+  const childrenDecision = (id: string, duplicate: boolean, newly: string[]): Decision => {
+    const below = children.get(id) ?? [];
+    if (below.length === 0) return { kind: 'last', duplicate, next: [], waiting: [] };
+    const next = below.filter((child) => pending.has(child));
+    const dueAt = next.length === 0 ? undefined : Math.min(...next.map(dueAtOf));
+    const moving = movingNodes();
+    const waiting = below
+      .filter((child) => !pending.has(child) && !awaiting.has(child))
+      .map((child) => ({
+        node: child,
+        waitsFor: (byId.get(child) as ChainNode).parents.filter((parent) => moving.has(parent)),
+      }))
+      .filter((entry) => entry.waitsFor.length > 0);
+    const fresh = next.filter((child) => newly.includes(child));
+    const kind =
+      fresh.length > 0 && !duplicate
+        ? 'queued'
+        : next.length === 0 && waiting.length > 0 && !duplicate
+          ? 'waiting'
+          : 'duplicate';
+    // A repeat names every child, as the push it repeats did.
+    const named = kind === 'duplicate' && next.length === 0 ? below : next;
+    return { kind, duplicate, next: named, ...(dueAt === undefined ? {} : { dueAt }), waiting };
+  };
+  const dueAtOf = (id: string) => (pending.get(id) as Pending).dueAt;
+
   return {
-    accept(tag, pushedAt) {
-      const position = positions.get(tag);
-      if (position === undefined) throw new Error(`tag not in the sequence`);
+    accept(id, pushedAt) {
+      if (!byId.has(id)) throw new Error(`not a node of the graph`);
       const pushedMs = believablePush(pushedAt);
-      const next = tags[position + 1];
-      const repeated = isRepeat(tag, next, pushedMs);
+      const repeated = isRepeat(id, pushedMs);
       // A repeat announces a push already known: the waits it ended stay ended, the ones since
-      // (a newer trigger of this tag) go on.
-      if (!repeated) {
-        pushed(tag, pushedMs ?? clock.now());
-        satisfy(tag);
+      // (a newer trigger of this node) go on.
+      if (repeated) return childrenDecision(id, true, []);
+      const wasPending = pending.has(id);
+      // The push of a build the app started answers that trigger only: one queued since, for a
+      // change that came while it built, still goes.
+      if (!awaiting.has(id)) satisfy(id);
+      const ours = pushed(id, pushedMs ?? clock.now(), tick());
+      if (pushedMs === undefined) pushStamp.delete(id);
+      else pushStamp.set(id, String(Math.floor(pushedMs / 1000)));
+      // A push the wave was waiting for moves it on; any other starts one, or joins it.
+      const awaitedByWave = ours || (wasPending && wave?.members.has(id) === true);
+      if (wave === undefined || !awaitedByWave) {
+        startWave(`${id} pushed`, [id, ...descendants([id])]);
       }
-      if (next === undefined) {
-        if (!repeated) deps.onEvent?.({ kind: 'chain-complete', tag, at: pushedMs ?? clock.now() });
-        return { kind: 'last', duplicate: repeated };
+      const newly = plan();
+      return childrenDecision(id, false, newly);
+    },
+    expect(id, why = 'kick-off') {
+      startWave(why, [id, ...descendants([id])]);
+      covered.set(id, tick());
+      triggeredAt.set(id, clock.now());
+      forced.delete(id);
+      watch(id, false);
+      plan();
+    },
+    learnPush(id, at) {
+      pushed(id, at, at);
+      plan();
+    },
+    reconcile(decisions) {
+      for (const decision of decisions) {
+        if (decision.kind === 'known' || decision.kind === 'old' || decision.kind === 'recent') {
+          continue;
+        }
+        // Only a node this process triggered or awaits counts as built by its wave; a push of
+        // any other is history, unless it makes something owed below.
+        if (!knownPush.has(decision.tag) || (knownPush.get(decision.tag) ?? 0) < decision.pushedAt) {
+          pushed(decision.tag, decision.pushedAt, decision.pushedAt);
+          pushStamp.set(decision.tag, String(Math.floor(decision.pushedAt / 1000)));
+        }
       }
-      const queued = pending.get(next);
-      if (queued !== undefined) return { kind: 'duplicate', next, dueAt: queued.dueAt };
-      if (repeated) return { kind: 'duplicate', next };
-      const entry: Pending = {
-        tag: next,
-        dueAt: clock.now() + deps.delay,
-        after: tag,
-        ...(pushedMs === undefined ? {} : { pushedAt: String(Math.floor(pushedMs / 1000)) }),
-      };
-      queue(entry);
-      return { kind: 'queued', next, dueAt: entry.dueAt };
-    },
-    expect(tag) {
-      watch(tag, false);
-    },
-    learnPush(tag, at) {
-      // Only a last tag this process triggered or awaits ends a chain it drove: after a
-      // restart, the registry's earlier pushes are history.
-      const ours = awaiting.has(tag) || triggeredAt.has(tag) || failed.has(tag);
-      pushed(tag, at);
-      if (ours && positions.get(tag) === tags.length - 1) {
-        deps.onEvent?.({ kind: 'chain-complete', tag, at });
+      for (const decision of decisions) {
+        if (decision.kind === 'await') {
+          startWave(`${decision.tag} pushed (found by the registry)`, [
+            decision.next,
+            ...descendants([decision.next]),
+          ]);
+          covered.set(decision.next, decision.since);
+          triggeredAt.set(decision.next, decision.since);
+          watch(decision.next, false, decision.since);
+        } else if (decision.kind === 'propagate') {
+          startWave(`${decision.tag} pushed (found by the registry)`, [
+            decision.tag,
+            ...descendants([decision.tag]),
+          ]);
+        }
       }
+      plan();
     },
-    propagateAt(tag, at, dueAt) {
-      const next = tags[(positions.get(tag) ?? Number.NaN) + 1];
-      if (next === undefined || pending.has(next)) return;
-      queue({ tag: next, dueAt, after: tag, pushedAt: String(Math.floor(at / 1000)) });
+    upstreamChanged(images, at) {
+      const touched = images.flatMap((image) => builtFrom.get(image) ?? []);
+      if (touched.length === 0) return;
+      const counted = Math.max(at, tick());
+      for (const image of images) upstreamAt.set(image, counted);
+      startWave(`${images.join(', ')} changed`, [...touched, ...descendants(touched)]);
+      plan();
     },
-    awaitSince(tag, since) {
-      watch(tag, false, since);
+    rebuild(id, why) {
+      forced.set(id, tick());
+      startWave(why, [id, ...descendants([id])]);
+      plan();
     },
-    buildFailed(tag) {
-      if (!awaiting.has(tag)) return;
-      unwatch(tag);
-      failed.set(tag, clock.now());
+    buildFailed(id) {
+      if (!awaiting.has(id)) return;
+      unwatch(id);
+      failed.set(id, clock.now());
+      fail(id);
+      plan();
     },
     knowledge() {
       return {
@@ -295,11 +711,11 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     resume() {
       const latest = clock.now() + deps.longestDelay;
       const owed = journal.load().filter((entry) => {
-        const dueAt = new Date(entry.dueAt).toISOString();
-        if (!positions.has(entry.tag)) {
+        const dueAt = iso(entry.dueAt);
+        if (!byId.has(entry.tag)) {
           log.warn(
             { tag: entry.tag, dueAt },
-            `dropped the pending trigger of ${entry.tag}: the tag is no longer in TAG_SEQUENCE`,
+            `dropped the pending trigger of ${entry.tag}: the tag is no longer in ${deps.graphName}`,
           );
           return false;
         }
@@ -319,26 +735,44 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
           knownPush.set(entry.after, Math.max(at, knownPush.get(entry.after) ?? at));
         }
         log.info(
-          { tag: entry.tag, dueAt: new Date(entry.dueAt).toISOString() },
+          { tag: entry.tag, dueAt: iso(entry.dueAt) },
           `resuming the pending trigger of ${entry.tag}`,
         );
+        startWave('the journal', [entry.tag, ...descendants([entry.tag])]);
         schedule({ ...entry, dueAt: Math.max(entry.dueAt, clock.now()) });
       }
       persist();
+      plan();
       return owed.length;
     },
     status() {
-      const iso = (ms: number) => new Date(ms).toISOString();
+      const waveStatus = (shown: Wave & { endedAt?: number }): WaveStatus => ({
+        by: shown.by,
+        startedAt: iso(shown.startedAt),
+        ...(shown.endedAt === undefined ? {} : { endedAt: iso(shown.endedAt) }),
+        members: [...shown.members],
+        built: [...shown.built],
+        failed: [...shown.failed],
+        blocked: Object.fromEntries(
+          [...shown.members].flatMap((id) => {
+            const blocker = blockedBy.get(id);
+            return blocker === undefined ? [] : [[id, blocker]];
+          }),
+        ),
+      });
       return {
-        lastPush: Object.fromEntries([...lastPush].map(([tag, at]) => [tag, iso(at)])),
+        lastPush: Object.fromEntries([...lastPush].map(([id, at]) => [id, iso(at)])),
         pending: [...pending.values()].map((entry) => ({
           tag: entry.tag,
           after: entry.after,
           dueAt: iso(entry.dueAt),
         })),
-        awaiting: [...awaiting].map(([tag, watched]) => ({ tag, since: iso(watched.since) })),
-        stalled: [...stalled].map(([tag, since]) => ({ tag, since: iso(since) })),
-        failed: [...failed].map(([tag, since]) => ({ tag, since: iso(since) })),
+        awaiting: [...awaiting].map(([id, watched]) => ({ tag: id, since: iso(watched.since) })),
+        stalled: [...stalled].map(([id, since]) => ({ tag: id, since: iso(since) })),
+        failed: [...failed].map(([id, since]) => ({ tag: id, since: iso(since) })),
+        blocked: Object.fromEntries(blockedBy),
+        wave: wave === undefined ? null : waveStatus(wave),
+        lastWave: lastWave === undefined ? null : waveStatus(lastWave),
       };
     },
     async close() {
@@ -346,7 +780,10 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       for (const entry of pending.values()) {
         if (entry.timer !== undefined) clock.clearTimeout(entry.timer);
       }
-      for (const watched of awaiting.values()) clock.clearTimeout(watched.timer);
+      for (const watched of awaiting.values()) {
+        if (watched.timer !== undefined) clock.clearTimeout(watched.timer);
+      }
+      for (const waiting of queued.values()) for (const resolve of waiting.splice(0)) resolve();
       await Promise.all([...pending.values()].map((entry) => entry.sending));
     },
   };

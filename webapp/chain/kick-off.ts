@@ -1,8 +1,12 @@
 import type { Logger } from '../logging/create-logger';
-import type { ChainEvent, Clock, TriggerBuild, TriggerOutcome } from '../types';
+import type { ChainEvent, ChainNode, Clock, TriggerBuild, TriggerOutcome } from '../types';
 
 /** The event that says a trigger was given up: its tag, when, and why (secrets scrubbed). */
-export function givenUpEvent(tag: string, outcome: TriggerOutcome, at: number): ChainEvent {
+export function givenUpEvent(
+  tag: string,
+  outcome: TriggerOutcome,
+  at: number,
+): Extract<ChainEvent, { kind: 'given-up' }> {
   return { kind: 'given-up', tag, at, reason: outcome.reason ?? 'trigger failed' };
 }
 
@@ -34,4 +38,47 @@ export async function kickOff(deps: KickOffDeps): Promise<TriggerOutcome> {
   if (!outcome.ok && !outcome.aborted)
     deps.onEvent?.(givenUpEvent(firstTag, outcome, deps.clock.now()));
   return outcome;
+}
+
+export interface KickOffRootsDeps extends Omit<KickOffDeps, 'firstTag'> {
+  /** the nodes without parent nodes, in the graph's order */
+  roots: readonly Pick<ChainNode, 'id' | 'hubRepository'>[];
+  /** ms between two triggers to one Docker Hub repository */
+  delay: number;
+  /** triggers sent at once */
+  concurrency: number;
+  clock: Pick<Clock, 'now' | 'sleep'>;
+}
+
+/**
+ * Starts a wave at the roots: every root triggered, those of one Docker Hub repository `delay`
+ * apart (Docker Hub ignores a trigger that comes too soon after another), the others together,
+ * `concurrency` at a time. Never throws.
+ */
+export async function kickOffRoots(deps: KickOffRootsDeps): Promise<TriggerOutcome[]> {
+  const groups = new Map<string, string[]>();
+  for (const root of deps.roots) {
+    const key = root.hubRepository ?? `node ${root.id}`;
+    groups.set(key, [...(groups.get(key) ?? []), root.id]);
+  }
+  const outcomes: TriggerOutcome[] = [];
+  const work = [...groups.values()];
+  let next = 0;
+  const worker = async () => {
+    while (next < work.length) {
+      const group = work[next++] as string[];
+      for (const [index, id] of group.entries()) {
+        if (index > 0) {
+          try {
+            await deps.clock.sleep(deps.delay, deps.signal);
+          } catch {
+            return;
+          }
+        }
+        outcomes.push(await kickOff({ ...deps, firstTag: id }));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(deps.concurrency, work.length) }, worker));
+  return outcomes;
 }

@@ -1,23 +1,24 @@
-/** What the app knows of its chain when it compares it with the registry. */
+/** What the app knows of its graph when it compares it with the registry. */
 export interface ChainView {
-  tags: readonly string[];
+  /** every node with its parent nodes, in build order or the file's */
+  nodes: readonly { id: string; parents: readonly string[] }[];
   /** ms */
   now: number;
   /** ms: when this process started (before it, the app may have died) */
   startedAt: number;
-  /** ms: PROPAGATION_DELAY */
+  /** ms: the delay between a parent's push and its child's trigger */
   delay: number;
   /** ms: only pushes newer than now - window count (24 h in production) */
   window: number;
   /** ms: a push the app knows within this of the registry's time is the same push */
   tolerance: number;
-  /** per tag: time of the latest push the app knows (webhook or earlier reconciliation) */
+  /** per node: time of the latest push the app knows (webhook or earlier reconciliation) */
   knownPush: ReadonlyMap<string, number>;
-  /** per tag: when the app last sent its trigger */
+  /** per node: when the app last sent its trigger */
   triggeredAt: ReadonlyMap<string, number>;
-  /** tags whose trigger is queued or being sent */
+  /** nodes whose trigger is queued or being sent */
   pending: ReadonlySet<string>;
-  /** tags triggered and awaited (a build the app knows of) */
+  /** nodes triggered and awaited (a build the app knows of) */
   awaiting: ReadonlySet<string>;
 }
 
@@ -35,29 +36,80 @@ export type ReconcileDecision =
   /** remember the push, trigger nothing */
   | { kind: 'record'; tag: string; pushedAt: number; why: string };
 
+type Registry = ReadonlyMap<string, { pushedAt: number }>;
+
 /**
- * Compares the pushes the registry shows with what the app knows, and says per tag what to do:
- * the registry is the truth about pushes, the app is the truth about its own triggers. Pure.
+ * Compares the pushes the registry shows with what the app knows, and says per node and child
+ * what to do: the registry is the truth about pushes, the app is the truth about its own
+ * triggers. A child is owed after its parent's push only when none of its other parents is still
+ * to be rebuilt (make's rule, from the registry's push times). Pure.
  */
-export function planReconciliation(
-  view: ChainView,
-  registry: ReadonlyMap<string, { pushedAt: number }>,
-): ReconcileDecision[] {
+export function planReconciliation(view: ChainView, registry: Registry): ReconcileDecision[] {
+  const children = new Map<string, string[]>(view.nodes.map((node) => [node.id, []]));
+  for (const node of view.nodes) {
+    for (const parent of node.parents) children.get(parent)?.push(node.id);
+  }
+  const parentsOf = new Map(view.nodes.map((node) => [node.id, node.parents]));
+  const stale = staleNodes(view, registry);
   const decisions: ReconcileDecision[] = [];
-  view.tags.forEach((tag, index) => {
-    const seen = registry.get(tag);
-    if (seen === undefined) return;
-    decisions.push(decide(view, registry, tag, view.tags[index + 1], seen.pushedAt));
-  });
+  for (const node of view.nodes) {
+    const seen = registry.get(node.id);
+    if (seen === undefined) continue;
+    const below = children.get(node.id) ?? [];
+    if (below.length === 0) {
+      decisions.push(decide(view, registry, node.id, undefined, seen.pushedAt, []));
+      continue;
+    }
+    for (const next of below) {
+      const waitsFor = (parentsOf.get(next) ?? []).filter((parent) => stale.has(parent));
+      decisions.push(decide(view, registry, node.id, next, seen.pushedAt, waitsFor));
+    }
+  }
   return decisions;
+}
+
+/**
+ * The nodes still to be rebuilt as far as the registry and the app can tell: pending or awaited
+ * in the app, pushed before a parent's recent push (or never while a parent was), or built from
+ * one such node.
+ */
+function staleNodes(view: ChainView, registry: Registry): Set<string> {
+  const recent = (id: string) => {
+    const at = registry.get(id)?.pushedAt;
+    return at !== undefined && at >= view.now - view.window ? at : undefined;
+  };
+  const stale = new Set<string>();
+  const byId = new Map(view.nodes.map((node) => [node.id, node]));
+  const visiting = new Set<string>();
+  const visit = (id: string): boolean => {
+    if (stale.has(id)) return true;
+    if (visiting.has(id)) return false;
+    visiting.add(id);
+    const own = registry.get(id)?.pushedAt;
+    const parents = byId.get(id)?.parents ?? [];
+    const behind =
+      view.pending.has(id) ||
+      view.awaiting.has(id) ||
+      parents.some((parent) => {
+        if (!byId.has(parent)) return false;
+        if (visit(parent)) return true;
+        const at = recent(parent);
+        return at !== undefined && (own === undefined || at > own + view.tolerance);
+      });
+    if (behind) stale.add(id);
+    return behind;
+  };
+  for (const node of view.nodes) visit(node.id);
+  return stale;
 }
 
 function decide(
   view: ChainView,
-  registry: ReadonlyMap<string, { pushedAt: number }>,
+  registry: Registry,
   tag: string,
   next: string | undefined,
   pushedAt: number,
+  waitsFor: readonly string[],
 ): ReconcileDecision {
   const shows = `registry shows ${tag} pushed at ${stamp(pushedAt)} (${ago(view.now - pushedAt)})`;
   if (pushedAt < view.now - view.window) {
@@ -91,6 +143,9 @@ function decide(
   const nextPush = registry.get(next)?.pushedAt;
   if (nextPush !== undefined && nextPush > pushedAt) {
     return record(`${next} was pushed since (${stamp(nextPush)}), not triggering it`);
+  }
+  if (waitsFor.length > 0) {
+    return record(`${next} also waits for ${waitsFor.join(', ')}, still to be rebuilt`);
   }
 
   const dueAt = pushedAt + view.delay;

@@ -1,28 +1,38 @@
 import type { Cron } from 'croner';
 import type { Logger } from '../logging/create-logger';
 import { realClock } from '../timing/real-clock';
-import type { ChainEvent, Clock, ScheduleSpec, TriggerBuild } from '../types';
-import { kickOff } from '../chain/kick-off';
+import type { ChainEvent, ChainNode, Clock, ScheduleSpec, TriggerBuild } from '../types';
+import { kickOffRoots } from '../chain/kick-off';
 import { createSchedule } from './create-schedule';
 
 export interface ClockDeps {
   schedule: ScheduleSpec;
   timezone: string;
-  firstTag: string;
+  /** the nodes without parent nodes: each tick triggers them */
+  roots: readonly Pick<ChainNode, 'id' | 'hubRepository'>[];
+  /** ms between two triggers to one Docker Hub repository */
+  delay: number;
+  /** triggers sent at once */
+  concurrency: number;
   log: Logger;
   trigger: TriggerBuild;
   /** hears of a kick-off whose trigger was given up */
   onEvent?: (event: ChainEvent) => void;
   /** the real clock when left out */
-  clock?: Pick<Clock, 'now'>;
+  clock?: Pick<Clock, 'now' | 'sleep'>;
+  /** aborts the kick-off under way (shutdown) */
+  signal?: AbortSignal;
 }
 
-/** Triggers the first tag on every tick of the schedule; a failed tick never stops the clock. */
+/** Triggers the roots on every tick of the schedule; a failed tick never stops the clock. */
 export function startClock(deps: ClockDeps): Cron {
-  const { log, firstTag } = deps;
+  const { log } = deps;
   const job = createSchedule(deps.schedule, deps.timezone, async () => {
-    await kickOff({
-      firstTag,
+    await kickOffRoots({
+      roots: deps.roots,
+      delay: deps.delay,
+      concurrency: deps.concurrency,
+      ...(deps.signal === undefined ? {} : { signal: deps.signal }),
       trigger: deps.trigger,
       log,
       why: 'kick-off:',

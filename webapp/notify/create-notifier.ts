@@ -9,7 +9,18 @@ import { redact } from '../secrets/redact';
 import { describeEvent, describeFolded, type FoldedEvents } from './describe-event';
 
 /** What can be notified, by the names NOTIFY_ON takes. */
-export const notifyEvents = ['given-up', 'build-failed', 'stalled', 'chain-complete'] as const;
+export const notifyEvents = [
+  'given-up',
+  'build-failed',
+  'stalled',
+  'chain-complete',
+  'wave-started',
+] as const;
+
+/** What NOTIFY_ON names when it is not set: a wave's start is heard only when asked for. */
+export const defaultNotifyEvents: NotifyEvent[] = notifyEvents.filter(
+  (event) => event !== 'wave-started',
+);
 
 export type NotifyEvent = ChainEvent['kind'];
 

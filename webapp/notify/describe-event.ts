@@ -10,13 +10,17 @@ export function describeEvent(
   event: ChainEvent,
 ): { event: ChainEvent['kind']; key: string; name: string; text: string } {
   const iso = (ms: number) => new Date(ms).toISOString();
+  const blocks =
+    'blocks' in event && event.blocks !== undefined && event.blocks.length > 0
+      ? `; blocks ${listed(event.blocks)}`
+      : '';
   switch (event.kind) {
     case 'given-up':
       return {
         event: event.kind,
         key: `given-up:${event.tag}:${event.at}`,
         name: event.tag,
-        text: `${repository}: trigger of ${event.tag} given up: ${event.reason}`,
+        text: `${repository}: trigger of ${event.tag} given up: ${event.reason}${blocks}`,
       };
     case 'build-failed': {
       const cancelled = event.run.state === 'cancelled';
@@ -24,7 +28,7 @@ export function describeEvent(
         event: event.kind,
         key: `build-failed:${event.tag}:${event.run.id}`,
         name: cancelled ? `${event.tag} (cancelled)` : event.tag,
-        text: `${repository}: build of ${event.tag} ${cancelled ? 'was cancelled' : 'failed'}: ${event.run.url ?? `run ${event.run.id}`}`,
+        text: `${repository}: build of ${event.tag} ${cancelled ? 'was cancelled' : 'failed'}: ${event.run.url ?? `run ${event.run.id}`}${blocks}`,
       };
     }
     case 'stalled':
@@ -32,16 +36,53 @@ export function describeEvent(
         event: event.kind,
         key: `stalled:${event.tag}:${event.since}`,
         name: event.tag,
-        text: `${repository}: chain stalled: no push of ${event.tag} since its trigger at ${iso(event.since)}`,
+        text: `${repository}: chain stalled: no push of ${event.tag} since its trigger at ${iso(event.since)}${blocks}`,
+      };
+    case 'wave-started':
+      return {
+        event: event.kind,
+        key: `wave-started:${event.at}`,
+        name: event.by,
+        text: `${repository}: wave started by ${event.by}: ${event.total} image(s) to build`,
       };
     case 'chain-complete':
       return {
         event: event.kind,
         key: `chain-complete:${event.tag}:${event.at}`,
         name: event.tag,
-        text: `${repository}: chain complete: ${event.tag} pushed at ${iso(event.at)}`,
+        text: `${repository}: ${describeWave(event, iso)}`,
       };
   }
+}
+
+/** A wave's end: the last push for a wave of one, else its counts and how long it took. */
+function describeWave(
+  event: Extract<ChainEvent, { kind: 'chain-complete' }>,
+  iso: (ms: number) => string,
+): string {
+  const wave = event.wave;
+  const pushed = `${event.tag} pushed at ${iso(event.at)}`;
+  if (wave === undefined || (wave.total <= 1 && wave.failed + wave.blocked === 0)) {
+    return `chain complete: ${pushed}`;
+  }
+  const took = duration(Math.max(0, event.at - wave.startedAt));
+  if (wave.failed + wave.blocked > 0) {
+    return `wave ended: ${wave.built} of ${wave.total} built, ${wave.failed} failed, ${wave.blocked} blocked, in ${took} (started by ${wave.by})`;
+  }
+  return `wave complete: ${wave.total} built in ${took} (started by ${wave.by}), the last ${pushed}`;
+}
+
+function duration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 120) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  return minutes < 120 ? `${minutes} min` : `${Math.round(minutes / 60)} h`;
+}
+
+/** A few names, the rest counted: a notification is one short line. */
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, 5).join(', ');
+  return names.length > 5 ? `${shown} and ${names.length - 5} more` : shown;
 }
 
 /** Several events of one kind, as the notifier keeps them to send as one line. */
@@ -65,6 +106,8 @@ export function describeFolded(repository: string, folded: FoldedEvents): string
       return `${repository}: ${folded.count} builds failed: ${list}`;
     case 'stalled':
       return `${repository}: chain stalled ${folded.count} times: no push of ${list}`;
+    case 'wave-started':
+      return `${repository}: ${folded.count} waves started: by ${list}`;
     case 'chain-complete':
       return `${repository}: chain complete ${folded.count} times: ${list} pushed`;
   }

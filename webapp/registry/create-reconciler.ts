@@ -14,15 +14,23 @@ const rememberedProblems = 200;
 /** What the chain lets reconciliation see and do. */
 export interface ReconciledChain {
   knowledge(): ChainKnowledge;
-  learnPush(tag: string, pushedAt: number): void;
-  propagateAt(tag: string, pushedAt: number, dueAt: number): void;
-  awaitSince(tag: string, since: number): void;
+  reconcile(decisions: readonly ReconcileDecision[]): void;
 }
 
-export interface ReconcilerDeps {
-  tags: readonly string[];
+/** A node of the graph, with the Docker Hub tag that holds its image. */
+export interface ReconciledNode {
+  id: string;
+  parents: readonly string[];
   namespace: string;
   repository: string;
+  tag: string;
+}
+
+/** Repositories read at once in one look: a graph over many must not open a connection each. */
+const readsAtOnce = 4;
+
+export interface ReconcilerDeps {
+  nodes: readonly ReconciledNode[];
   api: Pick<HubApi, 'listTags'>;
   chain: ReconciledChain;
   log: Logger;
@@ -38,7 +46,7 @@ export interface ReconcileStatus {
   lastLook: string | null;
   /** 'ok', or why the last look failed */
   outcome: string | null;
-  /** per tag of the sequence, the last push the registry showed (ISO) */
+  /** per node, the last push the registry showed (ISO) */
   registry: Record<string, string | null>;
 }
 
@@ -54,11 +62,19 @@ export interface Reconciler {
  * (startPolling runs one after the other).
  */
 export function createReconciler(deps: ReconcilerDeps): Reconciler {
-  const { log, tags } = deps;
+  const { log, nodes } = deps;
   const registry = new Map<string, { pushedAt: number }>();
+  // One read per repository, however many of its tags are nodes.
+  const repositories = new Map<string, Map<string, string>>();
+  for (const node of nodes) {
+    const name = `${node.namespace}/${node.repository}`;
+    const tags = repositories.get(name) ?? new Map<string, string>();
+    tags.set(node.tag, node.id);
+    repositories.set(name, tags);
+  }
   let lastLook: number | undefined;
   let outcome: string | null = null;
-  let failing = false;
+  const failing = new Set<string>();
   const said = new Set<string>();
   // Says a bad record once, not at every look.
   const sayOnce = (key: string, fields: Record<string, unknown>, message: string) => {
@@ -68,70 +84,79 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
     log.warn(fields, message);
   };
 
-  const apply = (decision: ReconcileDecision) => {
-    if (decision.kind === 'known' || decision.kind === 'old' || decision.kind === 'recent') {
-      log.debug({ tag: decision.tag, decision: decision.kind }, decision.why);
-      return;
-    }
-    log.info({ tag: decision.tag, decision: decision.kind }, decision.why);
-    deps.chain.learnPush(decision.tag, decision.pushedAt);
-    if (decision.kind === 'propagate') {
-      deps.chain.propagateAt(decision.tag, decision.pushedAt, decision.dueAt);
-    } else if (decision.kind === 'await') {
-      deps.chain.awaitSince(decision.next, decision.since);
-    }
+  const say = (decision: ReconcileDecision) => {
+    const quiet = decision.kind === 'known' || decision.kind === 'old' || decision.kind === 'recent';
+    log[quiet ? 'debug' : 'info']({ tag: decision.tag, decision: decision.kind }, decision.why);
   };
 
-  const lookOnce = async () => {
+  /** Reads one repository's tags into the registry's view; its failure, or null. */
+  const readRepository = async (where: string, tags: Map<string, string>) => {
+    const [namespace, repository] = where.split('/') as [string, string];
     let listed;
     try {
-      listed = await deps.api.listTags(deps.namespace, deps.repository);
-      lastLook = deps.clock.now();
+      listed = await deps.api.listTags(namespace, repository);
     } catch (err) {
       // Shutdown is no outage.
-      if (err instanceof HubApiError && err.kind === 'aborted') return;
-      lastLook = deps.clock.now();
-      outcome = err instanceof Error ? err.message : String(err);
+      if (err instanceof HubApiError && err.kind === 'aborted') return 'aborted';
+      const reason = err instanceof Error ? err.message : String(err);
       // One line per outage, not one per look.
-      if (!failing) {
+      if (!failing.has(where)) {
         log.warn(
           { kind: err instanceof HubApiError ? err.kind : undefined },
-          `cannot read the tags of ${deps.namespace}/${deps.repository} from Docker Hub: ${outcome}; trying again at the next look`,
+          `cannot read the tags of ${where} from Docker Hub: ${reason}; trying again at the next look`,
         );
       }
-      failing = true;
-      return;
+      failing.add(where);
+      return reason;
     }
-    if (failing)
-      log.info(`Docker Hub's tags of ${deps.namespace}/${deps.repository} can be read again`);
-    failing = false;
-    outcome = 'ok';
-    const where = `${deps.namespace}/${deps.repository}`;
+    if (failing.delete(where)) log.info(`Docker Hub's tags of ${where} can be read again`);
     for (const bad of listed.skipped) {
       sayOnce(
-        `unreadable ${bad.name ?? '?'} ${bad.reason}`,
+        `unreadable ${where} ${bad.name ?? '?'} ${bad.reason}`,
         { tag: bad.name, reason: bad.reason },
         `skipped a tag of ${where} that cannot be read (${bad.name ?? 'no name'}: ${bad.reason}); the others are used`,
       );
     }
     const latestBelievable = deps.clock.now() + futureSlack;
     for (const tag of listed.tags) {
-      if (!tags.includes(tag.name)) continue;
+      const id = tags.get(tag.name);
+      if (id === undefined) continue;
       if (tag.pushedAt > latestBelievable) {
         const at = new Date(tag.pushedAt).toISOString();
         sayOnce(
-          `future ${tag.name} ${tag.pushedAt}`,
+          `future ${where} ${tag.name} ${tag.pushedAt}`,
           { tag: tag.name, pushedAt: at },
           `Docker Hub says ${where}:${tag.name} was pushed at ${at}, in the future: not taken as a push`,
         );
         continue;
       }
-      registry.set(tag.name, { pushedAt: tag.pushedAt });
+      registry.set(id, { pushedAt: tag.pushedAt });
     }
+    return null;
+  };
+
+  const lookOnce = async () => {
+    const work = [...repositories];
+    const problems: string[] = [];
+    let aborted = false;
+    let next = 0;
+    const worker = async () => {
+      while (next < work.length) {
+        const [where, tags] = work[next++] as [string, Map<string, string>];
+        const problem = await readRepository(where, tags);
+        if (problem === 'aborted') aborted = true;
+        else if (problem !== null) problems.push(work.length > 1 ? `${where}: ${problem}` : problem);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(readsAtOnce, work.length) }, worker));
+    if (aborted) return;
+    lastLook = deps.clock.now();
+    outcome = problems.length === 0 ? 'ok' : problems.join('; ');
+    // What could be read is used: one repository down does not hold up the others.
     const known = deps.chain.knowledge();
     const decisions = planReconciliation(
       {
-        tags,
+        nodes,
         now: deps.clock.now(),
         startedAt: deps.startedAt,
         delay: deps.delay,
@@ -141,7 +166,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
       },
       registry,
     );
-    for (const decision of decisions) apply(decision);
+    for (const decision of decisions) say(decision);
+    deps.chain.reconcile(decisions);
   };
 
   return {
@@ -151,9 +177,9 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         lastLook: lastLook === undefined ? null : new Date(lastLook).toISOString(),
         outcome,
         registry: Object.fromEntries(
-          tags.map((tag) => {
-            const seen = registry.get(tag);
-            return [tag, seen === undefined ? null : new Date(seen.pushedAt).toISOString()];
+          nodes.map(({ id }) => {
+            const seen = registry.get(id);
+            return [id, seen === undefined ? null : new Date(seen.pushedAt).toISOString()];
           }),
         ),
       };

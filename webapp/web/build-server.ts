@@ -40,6 +40,8 @@ const successSchema = {
     description: { type: 'string' },
     prev_tag: { type: 'string' },
     next_tag: { type: ['string', 'null'] },
+    next: { type: 'array', items: { type: 'string' } },
+    waiting: { type: 'array', items: { type: 'string' } },
     duplicate: { type: 'boolean' },
   },
   required: ['state', 'description', 'prev_tag', 'next_tag'],
@@ -84,6 +86,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const { config, propagator } = deps;
   const log = deps.log.child({ unit: 'webhook' });
   const route = config.propagationRoute;
+  const graphAnswers = config.graph.file !== null;
   const parse = createDeliveryParser({
     hubUrl: config.hubUrl,
     userName: config.userName,
@@ -188,15 +191,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       const decision = propagator.accept(tag, pushedAt);
       const duplicate =
         decision.kind === 'duplicate' || (decision.kind === 'last' && decision.duplicate);
-      const description = describeDecision(tag, decision, config.propagationDelay);
+      const description = describeDecision(tag, decision, deps.clock.now());
       // Repeats of one push are expected (several webhooks per push): keep them out of the info log.
       log[duplicate ? 'debug' : 'info'](
         {
           tag,
           pushedAt,
           decision: decision.kind,
-          next: nextOf(decision),
-          ...(decision.kind === 'queued' ? { dueAt: new Date(decision.dueAt).toISOString() } : {}),
+          next: decision.next.length === 1 ? decision.next[0] : decision.next,
+          ...(decision.dueAt === undefined ? {} : { dueAt: new Date(decision.dueAt).toISOString() }),
           duplicate,
         },
         description,
@@ -205,7 +208,10 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         state: 'success',
         description,
         prev_tag: tag,
-        next_tag: nextOf(decision),
+        next_tag: decision.next[0] ?? null,
+        // A graph file's answers name every node; a line's keep the shape they always had.
+        ...(graphAnswers ? { next: decision.next } : {}),
+        ...(decision.waiting.length > 0 ? { waiting: decision.waiting.map((entry) => entry.node) } : {}),
         ...(duplicate ? { duplicate: true } : {}),
       });
     },
@@ -329,18 +335,27 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   return app;
 }
 
-function nextOf(decision: Decision): string | null {
-  return decision.kind === 'last' ? null : decision.next;
-}
-
-function describeDecision(tag: string, decision: Decision, delay: number): string {
+/** The answer's one line: what this push makes the app trigger, and when. */
+function describeDecision(tag: string, decision: Decision, now: number): string {
+  const waits = decision.waiting
+    .map((entry) => `${entry.node} waits for ${entry.waitsFor.join(' and ')}`)
+    .join('; ');
   switch (decision.kind) {
     case 'last':
       return `${tag} is the last tag: nothing to trigger${decision.duplicate ? ' (a repeated delivery)' : ''}`;
+    case 'waiting':
+      return `${tag} pushed: ${waits}`;
     case 'duplicate':
-      return `${tag}: ${decision.next} is already queued or triggered for this push`;
-    case 'queued':
-      return `${tag} pushed: ${decision.next} will be triggered in ${delay / 1000} s`;
+      return decision.next.length === 0 && waits !== ''
+        ? `${tag}: a repeated delivery; ${waits}`
+        : `${tag}: ${decision.next.join(', ') || 'its next build'} is already queued or triggered for this push`;
+    case 'queued': {
+      const seconds = Math.max(0, Math.round(((decision.dueAt ?? now) - now) / 1000));
+      return (
+        `${tag} pushed: ${decision.next.join(', ')} will be triggered ${decision.next.length > 1 ? 'from' : 'in'} ${seconds} s` +
+        (waits === '' ? '' : `; ${waits}`)
+      );
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 import type { BuildsStatus, BuildStatus } from '../builds/create-build-watcher';
-import type { ChainStatus } from '../chain/create-propagator';
+import type { ChainStatus, WaveStatus } from '../chain/create-propagator';
+import type { BuildGraph } from '../chain/graph-spec';
+import { orderGraph } from '../chain/order-graph';
 import type { SentNotification } from '../notify/create-notifier';
 import type { ReconcileStatus } from '../registry/create-reconciler';
 import type { UpstreamStatus } from '../registry/create-upstream-watcher';
@@ -119,7 +121,8 @@ export interface StatusSources {
   dryRun: boolean;
   repository: string;
   target: { name: string; where: string };
-  tagSequence: readonly string[];
+  /** the graph's nodes, and which of them run dry */
+  graph: BuildGraph<{ dryRun: boolean }>;
   /** ms between two looks at the registry */
   reconcileEvery: number;
   nextKickoff: Date | null;
@@ -144,8 +147,13 @@ export function buildStatusView(sources: StatusSources): StatusView & {
   lastPush: Record<string, string>;
   failed: { tag: string; since: string }[];
 } {
-  const { chain, reconciliation, builds } = sources;
+  const { reconciliation, builds } = sources;
+  // A line's /status keeps the shape it always had: its graph is its tags.
+  const { wave: _wave, lastWave: _lastWave, blocked: _blocked, ...chain } = sources.chain;
+  const tagSequence = sources.graph.nodes.map((node) => node.id);
   const has = (list: { tag: string }[], tag: string) => list.some((entry) => entry.tag === tag);
+  const wave = sources.chain.wave;
+  const waiting = new Set(wave?.members.filter((tag) => !wave.built.includes(tag)) ?? []);
   const state = (tag: string) =>
     has(chain.pending, tag)
       ? 'pending'
@@ -157,16 +165,18 @@ export function buildStatusView(sources: StatusSources): StatusView & {
             ? isBuilding(builds[tag])
               ? 'building'
               : 'awaited'
-            : null;
+            : waiting.has(tag)
+              ? 'waiting'
+              : null;
   return {
     version: sources.version,
     dryRun: sources.dryRun,
     repository: sources.repository,
     target: sources.target,
-    tagSequence: sources.tagSequence,
+    tagSequence,
     nextKickoff: sources.nextKickoff === null ? null : sources.nextKickoff.toISOString(),
     ...chain,
-    tags: sources.tagSequence.map((tag) => ({
+    tags: tagSequence.map((tag) => ({
       tag,
       registryPush: reconciliation.registry[tag] ?? null,
       appPush: chain.lastPush[tag] ?? null,
@@ -180,5 +190,76 @@ export function buildStatusView(sources: StatusSources): StatusView & {
     },
     upstream: sources.upstream,
     notifications: sources.notifications,
+    ...(sources.graph.file === null ? {} : { graph: buildGraphView(sources) }),
+  };
+}
+
+/** Each node with its level, parents and state, and the waves: the page's graph. */
+function buildGraphView(sources: StatusSources): GraphView {
+  const { chain, builds, reconciliation, graph } = sources;
+  const ordered = orderGraph(graph.nodes);
+  const levelOf = new Map<string, number>();
+  if (ordered.ok) ordered.levels.forEach((ids, level) => ids.forEach((id) => levelOf.set(id, level)));
+  const byId = new Map(graph.nodes.map((node) => [node.id, node]));
+  const since = (list: { tag: string; since: string }[], id: string) =>
+    list.find((entry) => entry.tag === id)?.since;
+  const wave = chain.wave;
+  const shown = wave ?? chain.lastWave;
+  const stateOf = (id: string): Pick<GraphNodeView, 'state' | 'dueAt' | 'since' | 'blockedBy'> => {
+    const due = chain.pending.find((entry) => entry.tag === id)?.dueAt;
+    if (due !== undefined) return { state: 'pending', dueAt: due };
+    const failedSince = since(chain.failed, id);
+    if (failedSince !== undefined) return { state: 'failed', since: failedSince };
+    const stalledSince = since(chain.stalled, id);
+    if (stalledSince !== undefined) return { state: 'stalled', since: stalledSince };
+    const awaitedSince = since(chain.awaiting, id);
+    if (awaitedSince !== undefined) {
+      return { state: isBuilding(builds[id]) ? 'building' : 'awaited', since: awaitedSince };
+    }
+    const blocker = chain.blocked[id];
+    if (blocker !== undefined) return { state: 'blocked', blockedBy: blocker };
+    if (byId.get(id)?.build.dryRun === true && shown?.members.includes(id) === true) {
+      return { state: 'dry-run' };
+    }
+    if (wave?.members.includes(id) === true && !wave.built.includes(id)) {
+      return { state: 'waiting' };
+    }
+    if (shown?.built.includes(id) === true) return { state: 'built' };
+    return { state: null };
+  };
+  const nodes = [...graph.nodes]
+    .sort((a, b) => (levelOf.get(a.id) ?? 0) - (levelOf.get(b.id) ?? 0))
+    .map((node) => ({
+      id: node.id,
+      level: levelOf.get(node.id) ?? 0,
+      parents: [...node.parents],
+      upstream: [...node.upstream],
+      ...stateOf(node.id),
+      build: builds[node.id] ?? null,
+      registryPush: reconciliation.registry[node.id] ?? null,
+      appPush: chain.lastPush[node.id] ?? null,
+    }));
+  return {
+    file: graph.file,
+    levels: ordered.ok ? ordered.levels.length : 0,
+    nodes,
+    wave: wave === null ? null : waveView(wave),
+    lastWave: chain.lastWave === null ? null : waveView(chain.lastWave),
+  };
+}
+
+function waveView(wave: WaveStatus): WaveView {
+  const failed = wave.failed.length;
+  const blocked = Object.keys(wave.blocked).length;
+  return {
+    by: wave.by,
+    startedAt: wave.startedAt,
+    built: wave.built.length,
+    total: wave.members.length,
+    failed,
+    blocked,
+    ...(wave.endedAt === undefined
+      ? {}
+      : { endedAt: wave.endedAt, outcome: failed + blocked > 0 ? 'failed' : 'complete' }),
   };
 }

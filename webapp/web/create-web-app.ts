@@ -1,12 +1,11 @@
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Dispatcher } from 'undici';
 import { createBuildWatcher } from '../builds/create-build-watcher';
-import { prepareTriggers } from '../builds/prepare-triggers';
-import { createTarget } from '../builds/targets/create-target';
+import { createNodeTargets, describeWhere, prepareTriggers } from '../builds/prepare-triggers';
+import type { BuildTarget } from '../builds/targets/build-target';
 import { createJournal, type Journal } from '../chain/create-journal';
 import { createPropagator, type Propagator } from '../chain/create-propagator';
-import { kickOff } from '../chain/kick-off';
 import { createSchedule } from '../clock/create-schedule';
 import { longestPropagationDelay, type Config } from '../config';
 import { appVersion } from '../deployment/app-info';
@@ -18,9 +17,9 @@ import { createReconciler } from '../registry/create-reconciler';
 import { createUpstreamWatcher } from '../registry/create-upstream-watcher';
 import { startPolling } from '../timing/start-polling';
 import { realClock } from '../timing/real-clock';
-import type { Clock, TriggerBuild, TriggerOutcome } from '../types';
+import type { ChainEvent, Clock, TriggerBuild, TriggerOutcome } from '../types';
 import { buildServer } from './build-server';
-import { buildStatusView, isBuilding } from './build-status-view';
+import { buildStatusView } from './build-status-view';
 
 /** ms a run is followed at most when STALL_TIMEOUT is 0: something must end the reads */
 const longestFollow = 24 * 3600_000;
@@ -29,7 +28,7 @@ const longestFollow = 24 * 3600_000;
 function shortestPoll(config: Config): number {
   const polls = [
     config.reconcileInterval,
-    config.upstreamImages.length > 0 ? config.upstreamPollInterval : 0,
+    config.graph.upstream.length > 0 ? config.upstreamPollInterval : 0,
   ].filter((every) => every > 0);
   return polls.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...polls);
 }
@@ -82,13 +81,18 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     parts.journal ?? createJournal(resolve(config.stateFile), log.child({ unit: 'journal' }));
   const pool = parts.dispatcher ?? createPool(config.retry.timeout);
   const triggers = parts.trigger === undefined ? prepareTriggers(config, log) : undefined;
-  const target = triggers?.target ?? createTarget(config.target, config);
+  const targets = triggers === undefined ? createNodeTargets(config) : undefined;
+  const targetOf = (id: string) =>
+    (triggers?.targetOf(id) ?? targets?.get(id)) as BuildTarget;
+  const allTargets = triggers?.targets ?? [...(targets?.values() ?? [])];
+  const where = triggers?.where ?? describeWhere(allTargets);
   const sendTrigger = (parts.trigger ?? triggers?.trigger) as TriggerBuild;
   // Read once: /status and the page are read every few seconds while the chain moves.
   const version = parts.version ?? appVersion();
-  const firstTag = config.tagSequence[0] as string;
+  const { graph } = config;
+  const roots = graph.nodes.filter((node) => node.parents.length === 0);
   const startedAt = clock.now();
-  const repository = `${config.userName}/${config.repoName}`;
+  const repository = graphName(config);
   // Every outbound request and wait of this app ends at once when the app is closed.
   const shutdown = new AbortController();
   const notifier = createNotifier({
@@ -97,12 +101,13 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     log: log.child({ unit: 'notify' }),
     retry: config.retry,
     dispatcher: pool,
-    secrets: target.secrets,
+    secrets: [...new Set(allTargets.flatMap((target) => target.secrets))],
     repository,
     clock,
   });
   const builds = createBuildWatcher({
-    target,
+    targetOf,
+    targets: allTargets,
     log: log.child({ unit: 'builds' }),
     clock,
     dispatcher: pool,
@@ -117,14 +122,11 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
   // Every build this process starts is followed when its target names the run.
   const trigger: TriggerBuild = async (tag, signal) => {
     const outcome: TriggerOutcome = await sendTrigger(tag, signal);
-    if (outcome.ok && !outcome.dryRun) {
-      builds.started(tag, outcome.run);
-      if (tag === firstTag) serveUpstream(`the trigger of ${firstTag}`);
-    }
+    if (outcome.ok && !outcome.dryRun) builds.started(tag, outcome.run);
     return outcome;
   };
   const propagator = createPropagator({
-    tags: config.tagSequence,
+    nodes: graph.nodes,
     delay: config.propagationDelay,
     longestDelay: longestPropagationDelay * 1000,
     log: log.child({ unit: 'chain' }),
@@ -134,9 +136,12 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     // A dry run sends nothing, so no push can be owed.
     stallTimeout: config.dryRun ? 0 : config.stallTimeout,
     stallRetrigger: config.stallRetrigger,
+    concurrency: config.buildConcurrency,
+    graphName: graph.file ?? 'TAG_SEQUENCE',
     onEvent: (event) => {
       if (event.kind === 'stalled') builds.stalled(event.tag);
-      notifier.notify(event);
+      const told = graph.file === null ? asLineEvent(event) : event;
+      if (told !== undefined) notifier.notify(told);
     },
     onPush: (tag) => builds.pushed(tag),
   });
@@ -156,9 +161,13 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     clock,
   });
   const reconciler = createReconciler({
-    tags: config.tagSequence,
-    namespace: config.userName,
-    repository: config.repoName,
+    nodes: graph.nodes.map((node) => ({
+      id: node.id,
+      parents: node.parents,
+      namespace: node.image.namespace,
+      repository: node.image.repository,
+      tag: node.image.tag,
+    })),
     api,
     chain: propagator,
     log: log.child({ unit: 'reconcile' }),
@@ -168,70 +177,35 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
   });
   const upstreamLog = log.child({ unit: 'upstream' });
   const upstream = createUpstreamWatcher({
-    images: config.upstreamImages,
+    images: graph.upstream,
     api,
     log: upstreamLog,
     clock,
     quiet: config.upstreamQuiet,
   });
-  // A chain that starts after a change counted builds on the new image: it needs no other.
-  const serveUpstream = (by: string) => {
-    const owed = upstream.owed();
-    if (owed.length > 0) {
-      upstreamLog.info(
-        { changed: owed, by },
-        `${owed.join(', ')} changed before ${by}: that chain builds on ${owed.length > 1 ? 'them' : 'it'}, no upstream kick-off of its own`,
-      );
-    }
-    upstream.served();
-    held = false;
-  };
-  /** Why the chain is moving (a trigger pending, a push awaited, a build going), or null. */
-  const chainMoving = (): string | null => {
-    const { pending, awaiting } = propagator.knowledge();
-    const [queued] = pending;
-    if (queued !== undefined) return `${queued}'s trigger is pending`;
-    const [awaited] = awaiting;
-    if (awaited !== undefined) return `${awaited}'s push is awaited`;
-    const building = Object.entries(builds.status()).find(([, build]) => isBuilding(build));
-    return building === undefined ? null : `${building[0]} is building`;
-  };
-  let held = false;
-  // Every change that counted while the chain moved waits for it to be idle: then one kick-off.
+  // A change that counted is owed to every node built from it, in the wave in flight or in one
+  // of its own; the planner holds what moves until what it is built from has settled.
   const lookUpstream = async () => {
     await upstream.look();
     const owed = upstream.owed();
     if (owed.length === 0) return;
-    const moving = chainMoving();
-    if (moving === null) return kickOffForUpstream(owed);
-    if (!held) {
-      upstreamLog.info(
-        { changed: owed, moving },
-        `upstream kick-off waits: ${owed.join(', ')} changed while the chain is moving (${moving}); it starts once the chain is idle`,
-      );
-    }
-    held = true;
-  };
-  // One kick-off, however many images changed, as the clock's would be.
-  const kickOffForUpstream = async (changed: string[]) => {
     upstream.served();
-    held = false;
-    const outcome = await kickOff({
-      firstTag,
-      trigger,
-      log: upstreamLog.child({ changed }),
-      why: `upstream kick-off: ${changed.join(', ')} changed,`,
-      signal: shutdown.signal,
-      onEvent: (event) => notifier.notify(event),
-      clock,
-    });
-    if (outcome.ok && !outcome.dryRun) propagator.expect(firstTag);
+    const touched = graph.nodes
+      .filter((node) => node.upstream.some((image) => owed.includes(image)))
+      .map((node) => node.id);
+    upstreamLog.info(
+      { changed: owed, tag: touched.join(', ') },
+      `upstream kick-off: ${owed.join(', ')} changed, triggering ${touched.join(', ')}`,
+    );
+    propagator.upstreamChanged(owed, clock.now());
   };
   const running: { stop(): void }[] = [];
   let started = false;
+  // The clock process triggers the roots on its schedule; this process follows the same one.
   const clockKickedOff = () => {
-    serveUpstream(`the clock's kick-off`);
-    propagator.expect(firstTag);
+    for (const root of roots) {
+      if (!root.build.dryRun) propagator.expect(root.id, 'kick-off');
+    }
   };
   // The clock's own schedule, copied here for its next kick-off; once started, it also says when
   // the clock kicked off, after which the first tag's push is awaited.
@@ -243,8 +217,8 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       version,
       dryRun: config.dryRun,
       repository,
-      target: { name: config.target.name, where: target.where },
-      tagSequence: config.tagSequence,
+      target: { name: targetName(allTargets), where },
+      graph,
       reconcileEvery: config.reconcileInterval,
       nextKickoff: nextKickoff(),
       chain: propagator.status(),
@@ -265,7 +239,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
   return {
     server,
     propagator,
-    where: target.where,
+    where,
     nextKickoff,
     clockKickedOff,
     start() {
@@ -281,7 +255,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       if (config.reconcileInterval > 0) {
         running.push(startPolling(() => reconciler.look(), config.reconcileInterval, clock));
       }
-      if (config.upstreamImages.length > 0) {
+      if (graph.upstream.length > 0) {
         running.push(startPolling(lookUpstream, config.upstreamPollInterval, clock));
       }
     },
@@ -297,4 +271,33 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       if (parts.dispatcher === undefined) await pool.close();
     },
   };
+}
+
+/** What notifications and the page call this deployment: its repository, or its graph file. */
+function graphName(config: Config): string {
+  return config.graph.file === null
+    ? `${config.userName}/${config.repoName}`
+    : basename(config.graph.file);
+}
+
+/** The one kind of target that builds every node, or `mixed`. */
+function targetName(targets: readonly BuildTarget[]): string {
+  const names = [...new Set(targets.map((target) => target.name))];
+  return names.length === 1 ? (names[0] as string) : names.join(', ');
+}
+
+/**
+ * An event as a line of tags tells it: what a failure blocks is the rest of the line, and a
+ * wave that ends short of its last tag is told by its stall or failure, not once more.
+ */
+function asLineEvent(event: ChainEvent): ChainEvent | undefined {
+  if (event.kind === 'chain-complete') {
+    const wave = event.wave;
+    return wave !== undefined && wave.failed + wave.blocked > 0 ? undefined : event;
+  }
+  if ('blocks' in event) {
+    const { blocks: _blocks, ...rest } = event;
+    return rest;
+  }
+  return event;
 }

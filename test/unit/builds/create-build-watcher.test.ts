@@ -4,6 +4,7 @@ import {
   type BuildWatcherDeps,
 } from '../../../webapp/builds/create-build-watcher';
 import { createTarget } from '../../../webapp/builds/targets/create-target';
+import type { FollowedTarget } from '../../../webapp/builds/create-build-watcher';
 import { loadConfig } from '../../../webapp/config';
 import type { BuildRun } from '../../../webapp/types';
 import { eventually } from '../../helpers/eventually';
@@ -73,7 +74,7 @@ function setup(
     .persist();
   const failed: string[] = [];
   const watcher = createBuildWatcher({
-    target: createTarget(config.target, config),
+    ...oneTarget(createTarget(config.target, config)),
     log: logs.log,
     clock: timers,
     dispatcher: agent,
@@ -301,3 +302,8 @@ describe('createBuildWatcher: how long a run is followed', () => {
     t.watcher.close();
   });
 });
+
+/** The watcher's view of a deployment whose every build goes to one target. */
+function oneTarget(target: FollowedTarget) {
+  return { targetOf: () => target, targets: [target] };
+}

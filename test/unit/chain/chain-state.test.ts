@@ -34,7 +34,9 @@ describe('the journal of pending triggers', () => {
     t.timers.advance(0);
     expect(t.triggered).toEqual(['step-2']);
     t.timers.advance(30_000);
-    expect(t.triggered).toEqual(['step-2', 'latest']);
+    // latest is built from step-3, built from step-2, which is being built: it waits for them
+    expect(t.triggered).toEqual(['step-2']);
+    expect(t.propagator.status().pending).toContainEqual(expect.objectContaining({ tag: 'latest' }));
     await flush();
     // the delivery that queued step-2 is still known after the restart
     const repeat = delivery('step-1', { push_data: { tag: 'step-1', pushed_at: 5 } });
@@ -257,9 +259,10 @@ describe('health and status', () => {
       tags: [
         { tag: 'init', registryPush: null, appPush: at, state: null, build: null },
         { tag: 'step-1', registryPush: null, appPush: null, state: 'pending', build: null },
-        { tag: 'step-2', registryPush: null, appPush: null, state: null, build: null },
-        { tag: 'step-3', registryPush: null, appPush: null, state: null, build: null },
-        { tag: 'latest', registryPush: null, appPush: null, state: null, build: null },
+        // built once step-1 is: the wave that init's push started holds them
+        { tag: 'step-2', registryPush: null, appPush: null, state: 'waiting', build: null },
+        { tag: 'step-3', registryPush: null, appPush: null, state: 'waiting', build: null },
+        { tag: 'latest', registryPush: null, appPush: null, state: 'waiting', build: null },
       ],
       reconciliation: { every: 600, lastLook: null, outcome: null },
       upstream: [],

@@ -12,7 +12,7 @@ const TAGS = ['init', 'step-1', 'step-2', 'latest'];
 
 function view(overrides: Partial<ChainView> = {}): ChainView {
   return {
-    tags: TAGS,
+    nodes: line(TAGS),
     now: NOW,
     startedAt: NOW - 2 * H,
     delay: 5 * MIN,
@@ -24,6 +24,11 @@ function view(overrides: Partial<ChainView> = {}): ChainView {
     awaiting: new Set(),
     ...overrides,
   };
+}
+
+/** The tags as a graph: each built from the one before. */
+function line(tags: readonly string[]) {
+  return tags.map((id, index) => ({ id, parents: index === 0 ? [] : [tags[index - 1] as string] }));
 }
 
 function pushes(entries: Record<string, number>): Map<string, { pushedAt: number }> {
@@ -234,9 +239,10 @@ describe('planReconciliation', () => {
 
   it('propagates when next was pushed before this push (an earlier chain)', () => {
     const registry = pushes({ init: NOW - 10 * MIN, 'step-1': NOW - H });
+    // step-1 is rebuilt after init's push: step-2 waits for that build, not for the old one
     expect(kinds(planReconciliation(view(), registry))).toEqual([
       'init:propagate',
-      'step-1:propagate',
+      'step-1:record',
     ]);
   });
 

@@ -186,7 +186,9 @@ describe('startClock', () => {
     const job = startClock({
       schedule: { kind: 'cron', pattern: '0 0 * * *', domAndDow: false },
       timezone: 'UTC',
-      firstTag: 'init',
+      roots: [{ id: 'init' }],
+      delay: 0,
+      concurrency: 1,
       log: logs.log,
       trigger: async (tag) => {
         triggered.push(tag);

@@ -20,9 +20,13 @@ function setup(answers: (() => { tags: RegistryTag[]; skipped: SkippedTag[] })[]
   };
   let call = 0;
   const reconciler = createReconciler({
-    tags: TAGS,
-    namespace: 'acme',
-    repository: 'app',
+    nodes: TAGS.map((tag, index) => ({
+      id: tag,
+      parents: index === 0 ? [] : [TAGS[index - 1] as string],
+      namespace: 'acme',
+      repository: 'app',
+      tag,
+    })),
     api: {
       listTags: async () => {
         const answer = answers[Math.min(call++, answers.length - 1)] as () => {
@@ -34,12 +38,15 @@ function setup(answers: (() => { tags: RegistryTag[]; skipped: SkippedTag[] })[]
     },
     chain: {
       knowledge: () => knowledge,
-      learnPush: (tag, at) => (knowledge.knownPush as Map<string, number>).set(tag, at),
-      propagateAt: (tag, _at, dueAt) => {
-        propagated.push(`${tag}@${dueAt - timers.now()}`);
-        (knowledge.pending as Set<string>).add(TAGS[TAGS.indexOf(tag) + 1] as string);
+      reconcile: (decisions) => {
+        for (const decision of decisions) {
+          if (['known', 'old', 'recent'].includes(decision.kind)) continue;
+          (knowledge.knownPush as Map<string, number>).set(decision.tag, decision.pushedAt);
+          if (decision.kind !== 'propagate') continue;
+          propagated.push(`${decision.tag}@${decision.dueAt - timers.now()}`);
+          (knowledge.pending as Set<string>).add(decision.next);
+        }
       },
-      awaitSince: () => undefined,
     },
     log: logs.log,
     clock: timers,

@@ -1,4 +1,4 @@
-import type { StatusView } from '../../../webapp/web/build-status-view';
+import type { GraphNodeView, GraphView, StatusView } from '../../../webapp/web/build-status-view';
 import { renderStatusPage } from '../../../webapp/web/render-status-page';
 
 const now = Date.UTC(2026, 10, 26, 12);
@@ -321,5 +321,320 @@ describe('the status page and times that cannot be', () => {
       ['init', 'none'],
       ['latest', 'built'],
     ]);
+  });
+});
+
+function node(
+  id: string,
+  level: number,
+  state: GraphNodeView['state'],
+  extra: Partial<GraphNodeView> = {},
+): GraphNodeView {
+  return {
+    id,
+    level,
+    parents: [],
+    upstream: [],
+    state,
+    registryPush: null,
+    appPush: null,
+    ...extra,
+  };
+}
+
+function graphView(nodes: GraphNodeView[], overrides: Partial<GraphView> = {}): StatusView {
+  return view({
+    graph: {
+      file: 'graph.yaml',
+      levels: Math.max(...nodes.map((entry) => entry.level)) + 1,
+      nodes,
+      wave: null,
+      lastWave: null,
+      ...overrides,
+    },
+  });
+}
+
+/** [node, state] of every node as the page lists them, in the page's order. */
+const nodesListed = (html: string) =>
+  [...html.matchAll(/<li class="[^"]*" data-node="([^"]*)" data-state="([^"]*)">/g)].map(
+    (match) => [match[1], match[2]],
+  );
+
+/** The text of one node's entry, tags stripped. */
+const nodeOf = (html: string, id: string) => {
+  const start = html.lastIndexOf('<li', html.indexOf(`data-node="${id}"`));
+  return html
+    .slice(start, html.indexOf('</li>', start))
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+};
+
+/** Each level's heading and the nodes under it, in the page's order. */
+const levelsOf = (html: string) =>
+  [
+    ...html.matchAll(
+      /<section data-level="(\d+)" id="level-\d+"><h3>([^<]*)<small>([^<]*)<\/small>.*?<\/ol>/g,
+    ),
+  ].map((match) => ({
+    level: match[1],
+    heading: `${match[2]}${match[3]}`,
+    nodes: nodesListed(match[0]).map(([id]) => id),
+  }));
+
+describe('the status page of a build graph', () => {
+  it('lists the nodes level by level, in build order, instead of the tags', () => {
+    const html = renderStatusPage(
+      graphView([
+        node('acme/base:1', 0, 'built', { upstream: ['library/alpine:3.20'] }),
+        node('acme/tools:1', 0, 'built'),
+        node('acme/app:1', 1, 'building', { parents: ['acme/base:1', 'acme/tools:1'] }),
+        node('acme/site:1', 2, 'waiting', { parents: ['acme/app:1'] }),
+      ]),
+      now,
+    );
+    expect(levelsOf(html)).toEqual([
+      {
+        level: '1',
+        heading: 'Level 1 built first · 2 of 2 built',
+        nodes: ['acme/base:1', 'acme/tools:1'],
+      },
+      { level: '2', heading: 'Level 2 after level 1 · 0 of 1 built', nodes: ['acme/app:1'] },
+      { level: '3', heading: 'Level 3 after level 2 · 0 of 1 built', nodes: ['acme/site:1'] },
+    ]);
+    expect(html).toContain('4 images in 3 levels, from <code>graph.yaml</code>');
+    expect(html).not.toContain('data-tag=');
+    expect(html).not.toContain('Tags, in build order');
+    expect(nodeOf(html, 'acme/app:1')).toContain('from acme/base:1 , acme/tools:1');
+    expect(nodeOf(html, 'acme/base:1')).toContain('upstream library/alpine:3.20');
+    expect(nodeOf(html, 'acme/base:1')).not.toContain('from');
+  });
+
+  it('orders the levels by depth even when the nodes come in another order', () => {
+    const html = renderStatusPage(
+      graphView([node('c', 2, 'waiting'), node('a', 0, 'built'), node('b', 1, 'pending')]),
+      now,
+    );
+    expect(levelsOf(html).map((level) => level.nodes)).toEqual([['a'], ['b'], ['c']]);
+  });
+
+  it('says each state in words', () => {
+    const html = renderStatusPage(
+      graphView([
+        node('built', 0, 'built', { registryPush: at(-3600) }),
+        node('never', 0, null),
+        node('pushed-before', 0, null, { appPush: at(-7200) }),
+        node('failed', 0, 'failed', { since: at(-300), build: { state: 'failure', url: null } }),
+        node('waiting', 1, 'waiting'),
+        node('pending', 1, 'pending', { dueAt: at(120) }),
+        node('awaited', 1, 'awaited', { since: at(-60) }),
+        node('stalled', 1, 'stalled', { since: at(-7200) }),
+        node('blocked', 1, 'blocked', { blockedBy: 'failed' }),
+        node('dry', 1, 'dry-run'),
+      ]),
+      now,
+    );
+    expect(nodesListed(html)).toEqual([
+      ['built', 'built'],
+      ['never', 'none'],
+      ['pushed-before', 'built'],
+      ['failed', 'failed'],
+      ['waiting', 'waiting'],
+      ['pending', 'pending'],
+      ['awaited', 'awaited'],
+      ['stalled', 'stalled'],
+      ['blocked', 'blocked'],
+      ['dry', 'dry-run'],
+    ]);
+    expect(nodeOf(html, 'built')).toBe('built built built 2026-11-26 11:00:00 UTC (1 h ago)');
+    expect(nodeOf(html, 'never')).toBe('never no push seen');
+    expect(nodeOf(html, 'pushed-before')).toContain('built 2026-11-26 10:00:00 UTC (2 h ago)');
+    expect(nodeOf(html, 'failed')).toBe(
+      'failed failed failed 2026-11-26 11:55:00 UTC (5 min ago) build failure',
+    );
+    expect(nodeOf(html, 'waiting')).toBe(
+      'waiting not built yet waits for its parents in this wave',
+    );
+    expect(nodeOf(html, 'pending')).toBe(
+      'pending pending trigger due 2026-11-26 12:02:00 UTC (in 2 min)',
+    );
+    expect(nodeOf(html, 'awaited')).toBe(
+      'awaited triggered triggered 2026-11-26 11:59:00 UTC (1 min ago), awaiting its push',
+    );
+    expect(nodeOf(html, 'stalled')).toContain(
+      'stalled no push since its trigger 2026-11-26 10:00:00 UTC (2 h ago)',
+    );
+    expect(nodeOf(html, 'blocked')).toBe('blocked blocked blocked by failed , which failed');
+    expect(nodeOf(html, 'dry')).toBe('dry dry run trigger logged, not sent');
+    expect(levelsOf(html).map((level) => level.heading)).toEqual([
+      'Level 1 built first · 2 of 4 built, 1 failed',
+      'Level 2 after level 1 · 0 of 6 built, 1 stalled, 1 blocked',
+    ]);
+    expect(html).toContain(
+      '<nav aria-label="Levels"><ol class="jump"><li><a href="#level-1">Level 1</a></li><li><a href="#level-2">Level 2</a></li></ol></nav>',
+    );
+    expect(html).toContain('data-overall>needs attention<');
+  });
+
+  it('links a building node to its run, only when it is a web address', () => {
+    const html = renderStatusPage(
+      graphView([
+        node('acme/app:1', 0, 'building', {
+          since: at(-90),
+          build: { state: 'in_progress', url: 'https://ci.example/runs/7' },
+        }),
+        node('acme/other:1', 0, 'building', {
+          build: { state: 'queued', url: 'ftp://ci.example/runs/8' },
+        }),
+      ]),
+      now,
+    );
+    expect(nodeOf(html, 'acme/app:1')).toBe(
+      'acme/app:1 building since 2026-11-26 11:58:30 UTC (1 min 30 s ago) build in_progress: see the run',
+    );
+    expect(html).toContain(
+      'build in_progress: <a href="https://ci.example/runs/7" rel="noopener noreferrer">see the run</a>',
+    );
+    expect(html).toContain('build queued: ftp://ci.example/runs/8');
+    expect(html).not.toContain('href="ftp');
+    expect(html).toContain('data-overall>running<');
+    expect(html).toContain('<meta http-equiv="refresh" content="10">');
+  });
+
+  it('shows the wave in flight and how the last one ended', () => {
+    const html = renderStatusPage(
+      graphView([node('a', 0, 'built'), node('b', 1, 'waiting')], {
+        wave: {
+          by: 'acme/base:latest pushed',
+          startedAt: at(-300),
+          built: 12,
+          total: 50,
+          failed: 1,
+          blocked: 3,
+        },
+        lastWave: {
+          by: 'kick-off',
+          startedAt: at(-7200),
+          endedAt: at(-7200 + 1500),
+          built: 50,
+          total: 50,
+          failed: 0,
+          blocked: 0,
+          outcome: 'complete',
+        },
+      }),
+      now,
+    );
+    const waves = html
+      .slice(html.indexOf('<section data-waves>'), html.indexOf('<section data-graph>'))
+      .replace(/<[^>]+>/g, ' ')
+      .replace(/\s+/g, ' ');
+    expect(waves).toContain(
+      'In flight running 12 of 50 built , 1 failed, 3 blocked 12 of 50 started 2026-11-26 11:55:00 UTC (5 min ago) by acme/base:latest pushed',
+    );
+    expect(waves).toContain(
+      'Last wave complete 50 of 50 built ended 2026-11-26 10:25:00 UTC (1 h 35 min ago), after 25 min started 2026-11-26 10:00:00 UTC (2 h ago) by kick-off',
+    );
+    expect(html).toContain('<progress value="12" max="50">');
+    // it moves while a wave is in flight, even before any node is triggered
+    expect(html).toContain('<meta http-equiv="refresh" content="10">');
+  });
+
+  it('says a failed last wave failed, and when no wave ran yet', () => {
+    const failed = renderStatusPage(
+      graphView([node('a', 0, 'failed')], {
+        lastWave: {
+          by: 'kick-off',
+          startedAt: at(-600),
+          endedAt: at(-60),
+          built: 0,
+          total: 2,
+          failed: 1,
+          blocked: 1,
+          outcome: 'failed',
+        },
+      }),
+      now,
+    );
+    expect(failed).toMatch(
+      /data-wave="last"><div class="head"><span class="name">Last wave<\/span><span class="badge">failed</,
+    );
+    expect(failed).toContain('<strong>0 of 2 built</strong>, 1 failed, 1 blocked');
+    expect(failed).toContain(', after 9 min</span>');
+    expect(failed).not.toContain('data-wave="in-flight"');
+    const none = renderStatusPage(graphView([node('a', 0, null)]), now);
+    expect(none).toContain('No wave since the app started.');
+    expect(none).not.toContain('http-equiv');
+    expect(none).toContain('data-overall>idle<');
+  });
+
+  it('escapes a hostile node, parent, upstream image, wave and address', () => {
+    const odd = `<b>"o'dd"&</b>`;
+    const safe = '&lt;b&gt;&quot;o&#39;dd&quot;&amp;&lt;/b&gt;';
+    const html = renderStatusPage(
+      graphView(
+        [
+          node(odd, 0, 'building', {
+            parents: [odd],
+            upstream: [odd],
+            since: odd,
+            build: { state: odd, url: `javascript:alert(1)//"><b>` },
+          }),
+          node('x', 1, 'blocked', { blockedBy: odd, dueAt: odd }),
+          node('y', 1, odd as GraphNodeView['state']),
+          node('z', 1, 'pending', { dueAt: odd }),
+        ],
+        {
+          file: odd,
+          wave: { by: odd, startedAt: odd, built: NaN, total: 3, failed: 0, blocked: 0 },
+        },
+      ),
+      now,
+    );
+    expect(html).not.toContain('<b>');
+    expect(html).not.toContain(`"o'dd"`);
+    expect(html).not.toContain('href="javascript');
+    expect(html).not.toContain('NaN');
+    expect(html).toContain(`data-node="${safe}"`);
+    expect(nodesListed(html)).toEqual([
+      [safe, 'building'],
+      ['x', 'blocked'],
+      ['y', 'other'],
+      ['z', 'pending'],
+    ]);
+    expect(html).toContain(`from <code>${safe}</code>: each level`);
+    expect(html).toContain(`from <span class="ref">${safe}</span></span>`);
+    expect(html).toContain(`upstream <span class="ref">${safe}</span></span>`);
+    expect(html).toContain(`blocked by <span class="name ref">${safe}</span>`);
+    expect(html).not.toMatch(/<script|<link|<img|src=|@import|url\(/i);
+  });
+
+  it('keeps the table of tags for a line, and only adds its waves', () => {
+    const line = {
+      file: null,
+      levels: 5,
+      nodes: view().tags.map((tag, level) =>
+        node(tag.tag, level, level === 0 ? 'built' : 'waiting'),
+      ),
+      lastWave: null,
+    };
+    const table = renderStatusPage(view(), now);
+    expect(renderStatusPage(view({ graph: { ...line, wave: null } }), now)).toBe(table);
+    const html = renderStatusPage(
+      view({
+        graph: {
+          ...line,
+          wave: { by: 'kick-off', startedAt: at(-60), built: 1, total: 5, failed: 0, blocked: 0 },
+        },
+      }),
+      now,
+    );
+    expect(listed(html)).toEqual(listed(table));
+    expect(html).toContain('<strong>1 of 5 built</strong>');
+    expect(html).not.toContain('data-node=');
+    expect(html).not.toContain('data-level=');
+    expect(html).not.toContain('class="wide"');
+    expect(html.replace(/<section data-waves>.*?<\/section>/, '')).toBe(table);
   });
 });
