@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readTargetSettings } from './builds/read-node-build';
 import { targets, type TargetConfig, type TargetName } from './builds/targets/create-target';
 import { createSchedule } from './clock/create-schedule';
 import { translateApsTrigger, type ApsTrigger } from './clock/translate-aps-trigger';
@@ -500,20 +501,15 @@ function lineGraph(
 /** The chosen target's own settings, and whether it can send (otherwise a dry run). */
 function readTarget(name: TargetName, env: Env) {
   const definition = targets[name];
-  const file = `webapp/builds/targets/${name}.ts`;
-  const { values, problems } = readSettings(definition.settings, env, file);
+  const read = readTargetSettings(name, env, `webapp/builds/targets/${name}.ts`);
   const table = definition.settings as SettingsTable;
-  for (const key of definition.required as string[]) {
-    if (key in values && (values as Record<string, unknown>)[key] === undefined) {
-      problems.push(`${table[key]?.env}: is required when BUILD_TARGET is ${name}`);
-    }
-  }
-  const tokenVariable = table[definition.token]?.env ?? '';
+  const problems = [
+    ...read.problems,
+    ...read.missing.map((key) => `${table[key]?.env}: is required when BUILD_TARGET is ${name}`),
+  ];
+  const { tokenVariable, canSend, config } = read;
   const notices = renamedNotices(definition.renamed ?? {}, env);
   if (problems.length > 0) return { problems, notices, tokenVariable, canSend: false };
-  // Every value was read and checked: it is the settings object of this target.
-  const config = { name, settings: values } as TargetConfig;
-  const canSend = (definition.canSend as (values: unknown) => boolean)(values);
   return { problems, notices, tokenVariable, canSend, config };
 }
 
