@@ -22,16 +22,18 @@ import {
   optionalToken,
   seconds,
 } from './settings/schemas';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readBuildGraph, type ReadGraph } from './builds/read-build-graph';
+import type { NodeBuild } from './builds/read-node-build';
 import type { BuildGraph } from './chain/graph-spec';
+import { appDir } from './deployment/app-info';
 import type { LogFormat, RetryPolicy, ScheduleSpec } from './types';
 
-/** How one node is built: its target's settings, and whether it can send (else a dry run). */
-export interface NodeBuild {
-  target: TargetConfig;
-  dryRun: boolean;
-  /** the variable that holds its token (unset: a dry run) */
-  tokenVariable: string;
-}
+export type { NodeBuild } from './builds/read-node-build';
+
+/** The graph file read when GRAPH_FILE is not set, in the app's directory. */
+export const defaultGraphFile = 'chains.yml';
 
 const dockerHubName = (what: string) =>
   z.string().regex(/^[^\s/]+$/, `must be a Docker Hub ${what} name (no spaces or '/')`);
@@ -52,6 +54,12 @@ export const settings = {
     env: 'DOCKERHUB_REPO',
     default: 'void-docker',
     schema: dockerHubName('repository'),
+  }),
+  /** GRAPH_FILE: the graph file of every image and what it is built from (default chains.yml in the app's directory, when it exists) */
+  graphFile: setting<string | undefined>({
+    env: 'GRAPH_FILE',
+    default: undefined,
+    schema: z.string().min(1, 'must be a file path').optional(),
   }),
   /** TAG_SEQUENCE: the tags, in build order */
   tagSequence: setting({
@@ -383,20 +391,30 @@ export function loadConfig(
   const core = readSettings(settings, env, 'webapp/config.ts', defaults);
   const problems = [...core.problems];
   const { values } = core;
-  const where = core.fromEnv.has('triggerScheduling')
-    ? 'TRIGGER_SCHEDULE'
-    : 'TRIGGER_SCHEDULE (triggerScheduling in webapp/config.ts)';
+  const found = findGraph(values, core.fromEnv, env);
+  problems.push(...found.problems);
+  const fromFile = found.read;
+  const where =
+    fromFile?.schedule !== undefined
+      ? `${fromFile.graph.file} schedule`
+      : core.fromEnv.has('triggerScheduling')
+        ? 'TRIGGER_SCHEDULE'
+        : 'TRIGGER_SCHEDULE (triggerScheduling in webapp/config.ts)';
   let schedule: ScheduleSpec | undefined;
-  let timezone = values.triggerTimezone;
-  if (values.triggerScheduling !== undefined) {
+  let timezone = fromFile?.timezone ?? values.triggerTimezone;
+  const scheduling = fromFile?.schedule ?? values.triggerScheduling;
+  if (scheduling !== undefined) {
     try {
-      const scheduling = values.triggerScheduling;
       if (typeof scheduling === 'string') {
         schedule = { kind: 'cron', pattern: scheduling.trim(), domAndDow: false };
       } else {
         const translated = translateApsTrigger(scheduling);
         schedule = translated.spec;
-        if (translated.timezone !== undefined && !core.fromEnv.has('triggerTimezone')) {
+        if (
+          translated.timezone !== undefined &&
+          !core.fromEnv.has('triggerTimezone') &&
+          fromFile?.timezone === undefined
+        ) {
           timezone = translated.timezone;
         }
       }
@@ -413,13 +431,23 @@ export function loadConfig(
       problems.push(`${where}: ${scheduleProblem(err)}`);
     }
   }
-  const target = values.buildTarget === undefined ? undefined : readTarget(values.buildTarget, env);
+  // With a graph file, each node names its target: BUILD_TARGET's own settings are not needed.
+  const target =
+    values.buildTarget === undefined || found.file !== undefined
+      ? undefined
+      : readTarget(values.buildTarget, env);
   if (target !== undefined) problems.push(...target.problems);
   if ((values.registryUser === undefined) !== (values.registryToken === undefined)) {
     problems.push('DOCKERHUB_API_USER and DOCKERHUB_API_TOKEN: set both, or neither');
   }
   const notices = target?.notices ?? [];
-  if (problems.length > 0 || schedule === undefined || timezone === undefined || !target?.config) {
+  const line = target?.config === undefined ? undefined : (target as Required<typeof target>);
+  if (
+    problems.length > 0 ||
+    schedule === undefined ||
+    timezone === undefined ||
+    (fromFile === undefined && line === undefined)
+  ) {
     throw new ConfigError([...problems, ...notices]);
   }
   const {
@@ -437,13 +465,23 @@ export function loadConfig(
     notifyOn,
     ...rest
   } = values as Settings;
+  const graph =
+    fromFile?.graph ??
+    lineGraph(rest, {
+      target: line?.config as TargetConfig,
+      dryRun: line?.canSend !== true,
+      tokenVariable: line?.tokenVariable ?? '',
+      service: serviceOf(line?.config as TargetConfig, rest.hubUrl),
+    });
+  const dry = graph.nodes.filter((node) => node.build.dryRun);
   return {
     ...rest,
+    ...(fromFile?.delay === undefined ? {} : { propagationDelay: fromFile.delay * 1000 }),
     schedule,
     timezone,
-    target: target.config,
-    dryRun: !target.canSend,
-    tokenVariable: target.tokenVariable,
+    target: (graph.nodes[0] as (typeof graph.nodes)[number]).build.target,
+    dryRun: dry.length === graph.nodes.length,
+    tokenVariable: [...new Set(dry.map((node) => node.build.tokenVariable))].join(', '),
     retry: {
       initialDelay: retryInitial,
       maxDelay: retryMax,
@@ -453,12 +491,47 @@ export function loadConfig(
     registry: { url: registryApiUrl, user: registryUser, token: registryToken },
     notify: { url: notifyUrl, events: [...new Set(notifyOn)] },
     notices,
-    graph: lineGraph(rest, {
-      target: target.config,
-      dryRun: !target.canSend,
-      tokenVariable: target.tokenVariable,
-    }),
+    graph,
   };
+}
+
+/**
+ * The graph file, when there is one: GRAPH_FILE, or chains.yml in the app's directory when it
+ * exists. `file` is set whenever a graph file is meant, even one that cannot be read.
+ */
+function findGraph(
+  values: Partial<Settings>,
+  fromEnv: ReadonlySet<string>,
+  env: Env,
+): { file?: string; read?: ReadGraph; problems: string[] } {
+  const named = values.graphFile;
+  const path = named === undefined ? join(appDir(), defaultGraphFile) : resolve(named);
+  const shown = named ?? defaultGraphFile;
+  if (!existsSync(path)) {
+    return named === undefined
+      ? { problems: [] }
+      : { file: shown, problems: [`GRAPH_FILE: ${shown} does not exist`] };
+  }
+  const problems: string[] = [];
+  const setting = named === undefined ? `${shown} (in the app's directory)` : `GRAPH_FILE (${shown})`;
+  if (fromEnv.has('tagSequence')) {
+    problems.push(
+      `${setting} and TAG_SEQUENCE are both set: describe the builds in one of them (the graph file's images, or TAG_SEQUENCE's line of tags)`,
+    );
+  }
+  if (fromEnv.has('upstreamImages')) {
+    problems.push(
+      `${setting} and UPSTREAM_IMAGES are both set: name upstream images in the graph file's \`from\``,
+    );
+  }
+  if (problems.length > 0) return { file: shown, problems };
+  const { read, problems: unreadable } = readBuildGraph(
+    path,
+    shown,
+    env,
+    values.hubUrl ?? 'https://registry.hub.docker.com',
+  );
+  return { file: shown, ...(read === undefined ? {} : { read }), problems: unreadable };
 }
 
 /** The key of the build service a target's triggers go to, for BUILD_CONCURRENCY. */
@@ -482,7 +555,7 @@ function lineGraph(
   build: NodeBuild,
 ): BuildGraph<NodeBuild> {
   const { userName, repoName, tagSequence } = values;
-  const service = serviceOf(build.target, values.hubUrl);
+  const { service } = build;
   return {
     file: null,
     upstream: values.upstreamImages,
@@ -492,8 +565,11 @@ function lineGraph(
       upstream: index === 0 ? values.upstreamImages.map((image) => image.display) : [],
       service,
       ...(build.target.name === 'dockerhub' ? { hubRepository: `${userName}/${repoName}` } : {}),
+      build: {
+        ...build,
+        ...(build.target.name === 'dockerhub' ? { hubRepository: `${userName}/${repoName}` } : {}),
+      },
       image: { namespace: userName, repository: repoName, tag, display: `${userName}/${repoName}:${tag}` },
-      build,
     })),
   };
 }
