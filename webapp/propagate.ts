@@ -15,9 +15,6 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit('web');
   const log = createLogger('web', config.logLevel, config.logFormat);
   exitOnCrash(log, 'web');
-  if (config.dryRun) {
-    log.warn(`DRY RUN: ${config.tokenVariable} is not set; triggers are logged, not sent`);
-  }
   for (const notice of config.notices) log.warn(notice);
   if (config.webhookSecrets.length === 0) {
     log.warn('WEBHOOK_SECRET is not set: anyone who knows the webhook URL can propagate builds');

@@ -16,9 +16,6 @@ function main(): void {
   const config = loadConfigOrExit('clock');
   const log = createLogger('clock', config.logLevel, config.logFormat);
   exitOnCrash(log, 'clock');
-  if (config.dryRun) {
-    log.warn(`DRY RUN: ${config.tokenVariable} is not set; kick-offs are logged, not sent`);
-  }
   for (const notice of config.notices) log.warn(notice);
   const triggers = prepareTriggers(config, log);
   const notifyPool = createPool(config.retry.timeout);

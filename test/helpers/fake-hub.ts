@@ -20,7 +20,7 @@ export interface TestHubOptions extends Omit<FakeHubOptions, 'intercept' | 'regi
   hangFirst?: number;
   /** answer every build request with this status, and build nothing */
   refuseWith?: number;
-  /** build nothing for these tags: their push never comes */
+  /** build nothing for these tags (or repository:tag): their push never comes */
   neverBuild?: string[];
   /** build these tags, but lose their push webhooks: only the registry's API shows them (event `lost`) */
   loseWebhook?: string[];
@@ -65,19 +65,21 @@ export async function startTestHub(options: TestHubOptions): Promise<FakeHub> {
       if (requests <= hangFirst) return { taken: true };
       if (refuseWith !== undefined) return { status: refuseWith };
       if (requests <= hangFirst + failFirst) return { status: 503 };
-      const { api, tag } = request.build;
+      const { api, tag, repository } = request.build;
+      const named = (list: string[]) => list.includes(tag) || list.includes(`${repository}:${tag}`);
       const details = api === 'github' && askedRunDetails(request.body);
       const status =
         !details || githubRunDetails === 'answer'
           ? {}
           : { status: githubRunDetails === 'refuse' ? 422 : 204 };
-      if (failBuild.includes(tag)) return { ...status, fails: true };
-      if (neverBuild.includes(tag)) return { ...status, onBuilt: () => undefined };
-      if (loseWebhook.includes(tag)) {
+      if (named(failBuild)) return { ...status, fails: true };
+      if (named(neverBuild)) return { ...status, onBuilt: () => undefined };
+      if (named(loseWebhook)) {
         return {
           ...status,
           onBuilt: () => {
-            registry.recordPush(options.user, options.repo, tag);
+            const [user, repo] = repository.split('/') as [string, string];
+            registry.recordPush(user, repo, tag);
             hub.emit('lost', tag);
           },
         };

@@ -1,11 +1,14 @@
 import { describeRequest } from '../builds/describe-request';
-import { prepareTriggers } from '../builds/prepare-triggers';
-import { createTarget } from '../builds/targets/create-target';
+import { createNodeTargets, prepareTriggers } from '../builds/prepare-triggers';
+import type { BuildTarget } from '../builds/targets/build-target';
+import { parseImageRef } from '../chain/parse-image-ref';
+import type { Config } from '../config';
 import { createLogger } from '../logging/create-logger';
 import { loadConfigOrExit } from '../lifecycle/load-config-or-exit';
 
-const usage = `usage: npm run trigger -- [--dry-run] [tag]
+const usage = `usage: npm run trigger -- [--dry-run] [tag | image]
   tag        a tag of TAG_SEQUENCE (default: the first one)
+  image      with a graph file: one of its images, e.g. acme/base:latest
   --dry-run  print the request that would be sent, secrets as ***, and send nothing
   --help     print this help
 `;
@@ -28,7 +31,7 @@ function parseArgs(argv: string[]): Command {
   };
 }
 
-/** `npm run trigger -- [--dry-run] [tag]`: triggers one tag now (default: the first). */
+/** `npm run trigger -- [--dry-run] [tag]`: triggers one node now (a line's default: its first). */
 async function main(argv: string[]): Promise<void> {
   const command = parseArgs(argv);
   if (command.unknown.length > 0) {
@@ -42,17 +45,21 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfigOrExit('trigger');
   const log = createLogger('trigger', config.logLevel, config.logFormat);
   for (const notice of config.notices) log.warn(notice);
-  const tag = command.tags[0] ?? (config.tagSequence[0] as string);
-  if (command.tags.length > 1 || !config.tagSequence.includes(tag)) {
+  const { graph } = config;
+  const tag = findNode(config, command.tags);
+  if (tag === undefined) {
+    const known = graph.nodes.map((node) => node.id);
+    const shown = known.length > 10 ? `${known.slice(0, 10).join(', ')}, …` : known.join(', ');
     process.stderr.write(
-      `${usage}'${command.tags.join(' ')}' is not one tag of TAG_SEQUENCE (${config.tagSequence.join(', ')})\n`,
+      `${usage}'${command.tags.join(' ')}' is not one ${graph.file === null ? 'tag of TAG_SEQUENCE' : `image of ${graph.file}`} (${shown})\n`,
     );
     process.exit(2);
   }
+  const node = graph.nodes.find((entry) => entry.id === tag) as (typeof graph.nodes)[number];
   if (command.dryRun) {
-    const request = describeRequest(createTarget(config.target, config), tag);
-    const unset = config.dryRun
-      ? `${config.tokenVariable} is not set: without --dry-run too, nothing would be sent\n`
+    const request = describeRequest(createNodeTargets(config).get(tag) as BuildTarget, node.image.tag);
+    const unset = node.build.dryRun
+      ? `${node.build.tokenVariable} is not set: without --dry-run too, nothing would be sent\n`
       : '';
     process.stdout.write(
       `dry run: the request that triggers ${tag}, not sent:\n${request}\n${unset}`,
@@ -62,15 +69,31 @@ async function main(argv: string[]): Promise<void> {
   const triggers = prepareTriggers(config, log);
   const outcome = await triggers.trigger(tag);
   await triggers.close();
-  const { where } = triggers;
+  const { where } = triggers.targetOf(tag);
   process.stdout.write(
     outcome.dryRun
-      ? `dry run: would have triggered ${tag} at ${where} (${config.tokenVariable} is not set)\n`
+      ? `dry run: would have triggered ${tag} at ${where} (${node.build.tokenVariable} is not set)\n`
       : outcome.ok
         ? `triggered ${tag} at ${where} (HTTP ${outcome.status})\n`
         : `failed to trigger ${tag} at ${where}: ${outcome.reason}\n`,
   );
   process.exit(outcome.ok ? 0 : 1);
+}
+
+/** The node the command names: a tag of the line, or any spelling of a graph's image. */
+function findNode(config: Config, named: string[]): string | undefined {
+  const { nodes, file } = config.graph;
+  if (named.length > 1) return undefined;
+  const [name] = named;
+  if (name === undefined) return file === null ? nodes[0]?.id : undefined;
+  if (nodes.some((node) => node.id === name)) return name;
+  if (file === null) return undefined;
+  try {
+    const { display } = parseImageRef(name);
+    return nodes.find((node) => node.id === display)?.id;
+  } catch {
+    return undefined;
+  }
 }
 
 if (require.main === module) void main(process.argv.slice(2));

@@ -3,8 +3,10 @@ import type { Config } from '../config';
 import type { Logger } from '../logging/create-logger';
 
 /**
- * Each process's first line: what this deployment drives, the repository, the tags in build
- * order, where triggers go (`where`, secrets already masked) and the schedule's next kick-off.
+ * Each process's first line: what this deployment drives (the repository and its tags in build
+ * order, or the graph file's images), where triggers go (`where`, secrets already masked) and
+ * the schedule's next kick-off. Then one warning per token variable that is not set, naming
+ * what runs dry for want of it.
  */
 export function announceStart(
   log: Logger,
@@ -13,13 +15,35 @@ export function announceStart(
   where: string,
   next: Date | null,
 ): void {
+  const { graph } = config;
   const repository = `${config.userName}/${config.repoName}`;
   const schedule = describeSchedule(config.schedule, config.timezone);
   const nextKickoff = next === null ? 'none' : next.toISOString();
+  const what =
+    graph.file === null
+      ? `${repository}: ${config.tagSequence.join(' -> ')}`
+      : `${graph.file}: ${graph.nodes.length} images in ${new Set(graph.nodes.map((node) => `${node.image.namespace}/${node.image.repository}`)).size} repositories, ${graph.upstream.length} upstream`;
   // The text says it all; foreman cuts lines over 500 characters in two.
   log.info(
-    { repository, nextKickoff },
-    `${name} started: ${repository}: ${config.tagSequence.join(' -> ')}; builds by ${config.target.name} at ${where}; ` +
+    graph.file === null ? { repository, nextKickoff } : { graph: graph.file, nextKickoff },
+    `${name} started: ${what}; builds by ${graph.file === null ? config.target.name : 'each image its own'} at ${where}; ` +
       `kick-off ${schedule}, next ${nextKickoff}${config.dryRun ? '; DRY RUN' : ''}`,
   );
+  const doing = name === 'web' ? 'triggers are logged, not sent' : 'kick-offs are logged, not sent';
+  if (graph.file === null) {
+    if (config.dryRun) log.warn(`DRY RUN: ${config.tokenVariable} is not set; ${doing}`);
+    return;
+  }
+  const dry = new Map<string, string[]>();
+  for (const node of graph.nodes) {
+    if (!node.build.dryRun) continue;
+    dry.set(node.build.tokenVariable, [...(dry.get(node.build.tokenVariable) ?? []), node.id]);
+  }
+  for (const [variable, ids] of dry) {
+    const shown = ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
+    log.warn(
+      { variable, images: ids.length },
+      `DRY RUN for ${shown}: ${variable} is not set; their ${doing}`,
+    );
+  }
 }

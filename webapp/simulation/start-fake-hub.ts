@@ -8,6 +8,8 @@ import { createFakeRegistry, type FakeRegistryState } from './create-fake-regist
 export interface FakeTrigger {
   /** which API was called: dockerhub, github or gitlab */
   api: 'dockerhub' | 'github' | 'gitlab';
+  /** namespace/repository of the image it builds */
+  repository: string;
   tag: string;
   at: number;
   path: string;
@@ -24,6 +26,13 @@ export interface FakeHubOptions {
   webhookUrl?: () => string | Promise<string>;
   /** ms between a trigger and its push webhook */
   buildTime?: number;
+  /** ms one image's build takes, instead of buildTime */
+  buildTimeOf?: (repository: string, tag: string) => number;
+  /**
+   * Builds the image of the repository each request names (Docker Hub's trigger URL, GitHub's
+   * repository, GitLab's project), as for a graph of several; else always user/repo's.
+   */
+  byRepository?: boolean;
   /** Docker Hub's tags API to serve on the same port; a new, empty one by default */
   registry?: FakeRegistryState;
   /**
@@ -48,6 +57,8 @@ export interface HubRequest {
 /** A build request as the fake hub understood it. */
 export interface BuildCall {
   api: FakeTrigger['api'];
+  /** namespace/repository of the image it builds */
+  repository: string;
   tag: string;
 }
 
@@ -79,13 +90,19 @@ export interface FakeHub extends EventEmitter {
   url: string;
   triggers: FakeTrigger[];
   /** the webhook answers the app gave, in order */
-  deliveries: { tag: string; status: number; body: string; at: number }[];
+  deliveries: { tag: string; repository: string; status: number; body: string; at: number }[];
   /** Docker Hub's API on the same port: each push is recorded there */
   registry: FakeRegistryState;
   /** the GitHub runs and GitLab pipelines started, which GET reads as they go */
   runs: FakeRun[];
-  /** records a push of `tag` now and sends its webhook; `at` is when the app had answered */
-  push(tag: string): Promise<{ tag: string; status: number; body: string; at: number }>;
+  /**
+   * Records a push of `tag` (of `repository`, user/repo's when left out) now and sends its
+   * webhook; `at` is when the app had answered.
+   */
+  push(
+    tag: string,
+    repository?: string,
+  ): Promise<{ tag: string; repository: string; status: number; body: string; at: number }>;
   close(): Promise<void>;
 }
 
@@ -102,15 +119,17 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   let pushes = 0;
 
   hub.registry = options.registry ?? createFakeRegistry();
-  hub.push = async (tag) => {
-    hub.registry.recordPush(options.user, options.repo, tag);
+  const own = `${options.user}/${options.repo}`;
+  hub.push = async (tag, repository = own) => {
+    const [user, repo] = repository.split('/') as [string, string];
+    hub.registry.recordPush(user, repo, tag);
     const target = await options.webhookUrl?.();
     if (target === undefined) throw new Error('the fake hub has no webhook URL');
     pushes += 1;
     const payload = buildPushPayload({
       hubUrl: hub.url,
-      user: options.user,
-      repo: options.repo,
+      user,
+      repo,
       tag,
       pushedAt: Math.floor(Date.now() / 1000) + pushes,
       hookId: `${pushes}a${Date.now().toString(36)}`,
@@ -120,7 +139,13 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(payload),
     });
-    const answer = { tag, status: response.status, body: await response.text(), at: Date.now() };
+    const answer = {
+      tag,
+      repository,
+      status: response.status,
+      body: await response.text(),
+      at: Date.now(),
+    };
     hub.deliveries.push(answer);
     hub.emit('delivery', answer);
     return answer;
@@ -134,9 +159,11 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       if (hub.registry.handle(req, res, body)) return;
       const method = req.method ?? '';
       const path = (req.url ?? '/').split('?')[0] as string;
-      const call = recognise(method, path, body);
+      const call = recognise(method, path, body, options.byRepository === true ? undefined : own);
       const request: HubRequest = { method, path: req.url ?? '/', headers: req.headers, body };
-      if (call !== undefined) request.build = { api: call.api, tag: call.tag };
+      if (call !== undefined) {
+        request.build = { api: call.api, repository: call.repository, tag: call.tag };
+      }
       const turn = options.intercept?.(request, res) ?? {};
       if (turn.taken === true) return;
       if (method === 'GET' && readRun(hub, req, res, path)) return;
@@ -150,6 +177,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       const status = turn.status ?? (details ? 200 : call.success);
       const trigger: FakeTrigger = {
         api: call.api,
+        repository: call.repository,
         tag: call.tag,
         at: Date.now(),
         path: req.url ?? '/',
@@ -175,8 +203,8 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       const timer = setTimeout(() => {
         timers.delete(timer);
         if (onBuilt !== undefined) onBuilt();
-        else hub.push(call.tag).catch((err: unknown) => hub.emit('error', err));
-      }, options.buildTime ?? 0);
+        else hub.push(call.tag, call.repository).catch((err: unknown) => hub.emit('error', err));
+      }, options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0);
       timers.add(timer);
     });
   });
@@ -211,7 +239,7 @@ function startRun(
     api: call.api === 'github' ? 'github' : 'gitlab',
     id,
     tag: call.tag,
-    endsAt: Date.now() + (options.buildTime ?? 0),
+    endsAt: Date.now() + (options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0),
     fails,
     url,
   });
@@ -257,22 +285,34 @@ function readRun(hub: FakeHub, req: IncomingMessage, res: ServerResponse, path: 
   return true;
 }
 
-/** Which build API a request is for, and the tag it asks to build. */
-function recognise(method: string, path: string, body: string): Call | undefined {
+/**
+ * Which build API a request is for, the repository (`only`, or the one the request names) and
+ * the tag it asks to build.
+ */
+function recognise(
+  method: string,
+  path: string,
+  body: string,
+  only: string | undefined,
+): Call | undefined {
   if (method !== 'POST') return undefined;
-  if (/^\/u\/[^/]+\/[^/]+\/trigger\/[^/]+\/$/.test(path)) {
-    return { api: 'dockerhub', tag: dockerTag(body), success: 200 };
+  const hub = /^\/u\/([^/]+\/[^/]+)\/trigger\/[^/]+\/$/.exec(path);
+  if (hub !== null) {
+    return { api: 'dockerhub', repository: only ?? (hub[1] as string), tag: dockerTag(body), success: 200 };
   }
   if (/^\/api\/build\/v1\/source\/[^/]+\/trigger\/[^/]+\/call\/$/.test(path)) {
-    return { api: 'dockerhub', tag: dockerTag(body), success: 202 };
+    return { api: 'dockerhub', repository: only ?? '', tag: dockerTag(body), success: 202 };
   }
-  if (/^\/repos\/[^/]+\/[^/]+\/actions\/workflows\/[^/]+\/dispatches$/.test(path)) {
+  const github = /^\/repos\/([^/]+\/[^/]+)\/actions\/workflows\/[^/]+\/dispatches$/.exec(path);
+  if (github !== null) {
     const inputs = (parseJson(body) as { inputs?: { tag?: string } }).inputs;
-    return { api: 'github', tag: inputs?.tag ?? '', success: 204 };
+    return { api: 'github', repository: only ?? (github[1] as string), tag: inputs?.tag ?? '', success: 204 };
   }
-  if (/^\/api\/v4\/projects\/[^/]+\/trigger\/pipeline$/.test(path)) {
+  const gitlab = /^\/api\/v4\/projects\/([^/]+)\/trigger\/pipeline$/.exec(path);
+  if (gitlab !== null) {
     return {
       api: 'gitlab',
+      repository: only ?? decodeURIComponent(gitlab[1] as string),
       tag: new URLSearchParams(body).get('variables[TAG]') ?? '',
       success: 201,
     };

@@ -89,9 +89,13 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const graphAnswers = config.graph.file !== null;
   const parse = createDeliveryParser({
     hubUrl: config.hubUrl,
-    userName: config.userName,
-    repoName: config.repoName,
-    tagSequence: config.tagSequence,
+    nodes: config.graph.nodes.map((node) => ({
+      id: node.id,
+      namespace: node.image.namespace,
+      repository: node.image.repository,
+      tag: node.image.tag,
+    })),
+    graphName: config.graph.file,
     callbackRequired: config.webhookSecrets.length === 0,
   });
   // The page and /status ask for the webhook's secret too: they tell when builds run.

@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { maskUrl } from '../secrets/mask-url';
 
-/** A Docker Hub push webhook that is ours and names a tag of the sequence. */
+/** A Docker Hub push webhook that is ours and names a node of the graph. */
 export interface Delivery {
+  /** the node it announces a push of: its tag in a line, its image in a graph file */
   tag: string;
   /** identifies the push: repeated deliveries of one push carry the same value */
   pushedAt: string | undefined;
@@ -13,9 +14,10 @@ export type Parsed =
 
 export interface DeliveryRules {
   hubUrl: string;
-  userName: string;
-  repoName: string;
-  tagSequence: readonly string[];
+  /** every node, with the Docker Hub tag that holds its image */
+  nodes: readonly { id: string; namespace: string; repository: string; tag: string }[];
+  /** a line of tags says so in its refusals (TAG_SEQUENCE); a graph names its file */
+  graphName: string | null;
   /** deliveries without callback_url are accepted only when a shared secret vouches for them */
   callbackRequired: boolean;
 }
@@ -51,12 +53,20 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$
 
 /** Compiles the checks once; the returned function is called per delivery. */
 export function createDeliveryParser(rules: DeliveryRules): (body: unknown) => Parsed {
-  const repoName = `${rules.userName}/${rules.repoName}`;
+  const repositories = new Map<string, Map<string, string>>();
+  for (const node of rules.nodes) {
+    const name = `${node.namespace}/${node.repository}`;
+    const tags = repositories.get(name) ?? new Map<string, string>();
+    tags.set(node.tag, node.id);
+    repositories.set(name, tags);
+  }
+  const names = [...repositories.keys()];
+  const only = names.length === 1 ? names[0] : undefined;
+  const described = only ?? `a repository of ${rules.graphName ?? 'the graph'}`;
   // JavaScript's `$` (without the m flag) matches only at the very end: no trailing newline.
   const callback = new RegExp(
-    `^${escapeRegExp(rules.hubUrl)}/u/${escapeRegExp(rules.userName)}/${escapeRegExp(rules.repoName)}/hook/[0-9A-Za-z]{1,128}/$`,
+    `^${escapeRegExp(rules.hubUrl)}/u/([^/\\s]+)/([^/\\s]+)/hook/[0-9A-Za-z]{1,128}/$`,
   );
-  const positions = new Map(rules.tagSequence.map((tag, index) => [tag, index]));
   const hub = maskUrl(rules.hubUrl).shown;
   return (body) => {
     const result = payload.safeParse(body);
@@ -64,29 +74,54 @@ export function createDeliveryParser(rules: DeliveryRules): (body: unknown) => P
       return { ok: false, status: 400, description: result.error.issues[0]?.message ?? 'invalid' };
     }
     const { callback_url: callbackUrl, push_data: pushData, repository } = result.data;
+    let fromCallback: string | undefined;
     if (callbackUrl == null) {
       if (rules.callbackRequired) {
         return { ok: false, status: 400, description: 'callback_url is missing' };
       }
-    } else if (!callback.test(callbackUrl)) {
+    } else {
+      const match = callback.exec(callbackUrl);
+      fromCallback = match === null ? undefined : `${match[1]}/${match[2]}`;
+      if (fromCallback === undefined || !repositories.has(fromCallback)) {
+        return {
+          ok: false,
+          status: 403,
+          description: `callback_url is not a webhook of ${described} on ${hub}`,
+        };
+      }
+    }
+    const named = repository?.repo_name ?? undefined;
+    if (named != null && (!repositories.has(named) || (fromCallback ?? named) !== named)) {
       return {
         ok: false,
         status: 403,
-        description: `callback_url is not a webhook of ${repoName} on ${hub}`,
+        description:
+          only === undefined
+            ? `repository.repo_name is not ${fromCallback ?? described}`
+            : `repository.repo_name is not ${only}`,
       };
     }
-    if (repository?.repo_name != null && repository.repo_name !== repoName) {
-      return { ok: false, status: 403, description: `repository.repo_name is not ${repoName}` };
+    const from = fromCallback ?? named ?? only;
+    if (from === undefined) {
+      return {
+        ok: false,
+        status: 400,
+        description: 'repository.repo_name is missing: the graph has several repositories',
+      };
     }
-    if (!positions.has(pushData.tag)) {
+    const id = repositories.get(from)?.get(pushData.tag);
+    if (id === undefined) {
       return {
         ok: false,
         status: 422,
-        description: `push_data.tag ${quote(pushData.tag)} is not in the tag sequence`,
+        description:
+          rules.graphName === null
+            ? `push_data.tag ${quote(pushData.tag)} is not in the tag sequence`
+            : `push_data.tag ${quote(pushData.tag)} of ${from} is not an image of ${rules.graphName}`,
       };
     }
     const pushedAt = pushData.pushed_at == null ? undefined : String(pushData.pushed_at);
-    return { ok: true, delivery: { tag: pushData.tag, pushedAt } };
+    return { ok: true, delivery: { tag: id, pushedAt } };
   };
 }
 
