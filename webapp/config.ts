@@ -513,7 +513,8 @@ function findGraph(
       : { file: shown, problems: [`GRAPH_FILE: ${shown} does not exist`] };
   }
   const problems: string[] = [];
-  const setting = named === undefined ? `${shown} (in the app's directory)` : `GRAPH_FILE (${shown})`;
+  const setting =
+    named === undefined ? `${shown} (in the app's directory)` : `GRAPH_FILE (${shown})`;
   if (fromEnv.has('tagSequence')) {
     problems.push(
       `${setting} and TAG_SEQUENCE are both set: describe the builds in one of them (the graph file's images, or TAG_SEQUENCE's line of tags)`,
@@ -569,7 +570,12 @@ function lineGraph(
         ...build,
         ...(build.target.name === 'dockerhub' ? { hubRepository: `${userName}/${repoName}` } : {}),
       },
-      image: { namespace: userName, repository: repoName, tag, display: `${userName}/${repoName}:${tag}` },
+      image: {
+        namespace: userName,
+        repository: repoName,
+        tag,
+        display: `${userName}/${repoName}:${tag}`,
+      },
     })),
   };
 }

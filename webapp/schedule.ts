@@ -22,7 +22,10 @@ function main(): void {
   const notifier = createNotifier({
     url: config.notify.url,
     events: config.notify.events,
-    repository: config.graph.file === null ? `${config.userName}/${config.repoName}` : basename(config.graph.file),
+    repository:
+      config.graph.file === null
+        ? `${config.userName}/${config.repoName}`
+        : basename(config.graph.file),
     log: log.child({ unit: 'notify' }),
     retry: config.retry,
     dispatcher: notifyPool,

@@ -57,7 +57,10 @@ async function main(argv: string[]): Promise<void> {
   }
   const node = graph.nodes.find((entry) => entry.id === tag) as (typeof graph.nodes)[number];
   if (command.dryRun) {
-    const request = describeRequest(createNodeTargets(config).get(tag) as BuildTarget, node.image.tag);
+    const request = describeRequest(
+      createNodeTargets(config).get(tag) as BuildTarget,
+      node.image.tag,
+    );
     const unset = node.build.dryRun
       ? `${node.build.tokenVariable} is not set: without --dry-run too, nothing would be sent\n`
       : '';

@@ -26,10 +26,7 @@ export function describeGraph(config: Config, now: Date): string {
     for (const id of ids) {
       const node = byId.get(id);
       if (node === undefined) continue;
-      const waits = [
-        ...node.parents,
-        ...node.upstream.map((image) => `${image} (upstream)`),
-      ];
+      const waits = [...node.parents, ...node.upstream.map((image) => `${image} (upstream)`)];
       const target = targets.get(id);
       const build = `${node.build.target.name} ${target?.where ?? ''}`.trim();
       const dry = node.build.dryRun ? `; DRY RUN: ${node.build.tokenVariable} is not set` : '';

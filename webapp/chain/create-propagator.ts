@@ -234,7 +234,8 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     const node = byId.get(id) as ChainNode;
     const since = covered.get(id) ?? Number.NEGATIVE_INFINITY;
     const building = awaiting.get(id);
-    let due = building === undefined ? clock.now() : Math.max(clock.now(), building.since + deps.delay);
+    let due =
+      building === undefined ? clock.now() : Math.max(clock.now(), building.since + deps.delay);
     for (const parent of node.parents) {
       const at = changedAt.get(parent);
       if (at !== undefined && at > since) due = Math.max(due, Math.round(at + deps.delay));
@@ -274,13 +275,19 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         entry.held = false;
         entry.dueAt = Math.max(entry.dueAt, dueOf(id));
         schedule(entry);
+        newlyQueued.push(id);
       }
       // An owed node whose build is still awaited is queued again: that build started before
       // the change that makes it owed.
       if (owed && !pending.has(id) && !heldBack && blocker === undefined) {
         const after = latestParent(id);
         const stamp = pushStamp.get(after);
-        queue({ tag: id, dueAt: dueOf(id), after, ...(stamp === undefined ? {} : { pushedAt: stamp }) });
+        queue({
+          tag: id,
+          dueAt: dueOf(id),
+          after,
+          ...(stamp === undefined ? {} : { pushedAt: stamp }),
+        });
         newlyQueued.push(id);
       }
       if (owed || inFlight(id) || heldBack) moving.add(id);
@@ -641,6 +648,15 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     expect(id, why = 'kick-off') {
       startWave(why, [id, ...descendants([id])]);
       covered.set(id, tick());
+      // Triggered elsewhere after every change that made it owed: its own trigger would be a
+      // second build of the same.
+      const owed = pending.get(id);
+      if (owed !== undefined && (owed.timer !== undefined || owed.held === true)) {
+        if (owed.timer !== undefined) clock.clearTimeout(owed.timer);
+        pending.delete(id);
+        persist();
+        log.info({ tag: id }, `${id} was triggered by the ${why}: dropped its pending trigger`);
+      }
       triggeredAt.set(id, clock.now());
       forced.delete(id);
       watch(id, false);
@@ -657,7 +673,10 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         }
         // Only a node this process triggered or awaits counts as built by its wave; a push of
         // any other is history, unless it makes something owed below.
-        if (!knownPush.has(decision.tag) || (knownPush.get(decision.tag) ?? 0) < decision.pushedAt) {
+        if (
+          !knownPush.has(decision.tag) ||
+          (knownPush.get(decision.tag) ?? 0) < decision.pushedAt
+        ) {
           pushed(decision.tag, decision.pushedAt, decision.pushedAt);
           pushStamp.set(decision.tag, String(Math.floor(decision.pushedAt / 1000)));
         }

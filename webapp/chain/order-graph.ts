@@ -1,7 +1,5 @@
 /** The graph's nodes by depth, or one cycle that keeps them from having one. */
-export type GraphOrder =
-  | { ok: true; levels: string[][] }
-  | { ok: false; cycle: string[] };
+export type GraphOrder = { ok: true; levels: string[][] } | { ok: false; cycle: string[] };
 
 /**
  * Orders the nodes by level: a node's level is one more than its deepest parent's, so every

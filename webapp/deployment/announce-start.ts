@@ -40,7 +40,8 @@ export function announceStart(
     dry.set(node.build.tokenVariable, [...(dry.get(node.build.tokenVariable) ?? []), node.id]);
   }
   for (const [variable, ids] of dry) {
-    const shown = ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
+    const shown =
+      ids.length > 5 ? `${ids.slice(0, 5).join(', ')} and ${ids.length - 5} more` : ids.join(', ');
     log.warn(
       { variable, images: ids.length },
       `DRY RUN for ${shown}: ${variable} is not set; their ${doing}`,

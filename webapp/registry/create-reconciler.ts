@@ -85,7 +85,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   const say = (decision: ReconcileDecision) => {
-    const quiet = decision.kind === 'known' || decision.kind === 'old' || decision.kind === 'recent';
+    const quiet =
+      decision.kind === 'known' || decision.kind === 'old' || decision.kind === 'recent';
     log[quiet ? 'debug' : 'info']({ tag: decision.tag, decision: decision.kind }, decision.why);
   };
 
@@ -145,7 +146,8 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
         const [where, tags] = work[next++] as [string, Map<string, string>];
         const problem = await readRepository(where, tags);
         if (problem === 'aborted') aborted = true;
-        else if (problem !== null) problems.push(work.length > 1 ? `${where}: ${problem}` : problem);
+        else if (problem !== null)
+          problems.push(work.length > 1 ? `${where}: ${problem}` : problem);
       }
     };
     await Promise.all(Array.from({ length: Math.min(readsAtOnce, work.length) }, worker));

@@ -200,11 +200,14 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       if (status >= 300 || turn.fails === true) return;
       const { onBuilt } = turn;
       if (onBuilt === undefined && !options.webhookUrl) return;
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        if (onBuilt !== undefined) onBuilt();
-        else hub.push(call.tag, call.repository).catch((err: unknown) => hub.emit('error', err));
-      }, options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0);
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          if (onBuilt !== undefined) onBuilt();
+          else hub.push(call.tag, call.repository).catch((err: unknown) => hub.emit('error', err));
+        },
+        options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0,
+      );
       timers.add(timer);
     });
   });
@@ -239,7 +242,8 @@ function startRun(
     api: call.api === 'github' ? 'github' : 'gitlab',
     id,
     tag: call.tag,
-    endsAt: Date.now() + (options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0),
+    endsAt:
+      Date.now() + (options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0),
     fails,
     url,
   });
@@ -298,7 +302,12 @@ function recognise(
   if (method !== 'POST') return undefined;
   const hub = /^\/u\/([^/]+\/[^/]+)\/trigger\/[^/]+\/$/.exec(path);
   if (hub !== null) {
-    return { api: 'dockerhub', repository: only ?? (hub[1] as string), tag: dockerTag(body), success: 200 };
+    return {
+      api: 'dockerhub',
+      repository: only ?? (hub[1] as string),
+      tag: dockerTag(body),
+      success: 200,
+    };
   }
   if (/^\/api\/build\/v1\/source\/[^/]+\/trigger\/[^/]+\/call\/$/.test(path)) {
     return { api: 'dockerhub', repository: only ?? '', tag: dockerTag(body), success: 202 };
@@ -306,7 +315,12 @@ function recognise(
   const github = /^\/repos\/([^/]+\/[^/]+)\/actions\/workflows\/[^/]+\/dispatches$/.exec(path);
   if (github !== null) {
     const inputs = (parseJson(body) as { inputs?: { tag?: string } }).inputs;
-    return { api: 'github', repository: only ?? (github[1] as string), tag: inputs?.tag ?? '', success: 204 };
+    return {
+      api: 'github',
+      repository: only ?? (github[1] as string),
+      tag: inputs?.tag ?? '',
+      success: 204,
+    };
   }
   const gitlab = /^\/api\/v4\/projects\/([^/]+)\/trigger\/pipeline$/.exec(path);
   if (gitlab !== null) {

@@ -203,7 +203,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
           pushedAt,
           decision: decision.kind,
           next: decision.next.length === 1 ? decision.next[0] : decision.next,
-          ...(decision.dueAt === undefined ? {} : { dueAt: new Date(decision.dueAt).toISOString() }),
+          ...(decision.dueAt === undefined
+            ? {}
+            : { dueAt: new Date(decision.dueAt).toISOString() }),
           duplicate,
         },
         description,
@@ -215,7 +217,9 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         next_tag: decision.next[0] ?? null,
         // A graph file's answers name every node; a line's keep the shape they always had.
         ...(graphAnswers ? { next: decision.next } : {}),
-        ...(decision.waiting.length > 0 ? { waiting: decision.waiting.map((entry) => entry.node) } : {}),
+        ...(decision.waiting.length > 0
+          ? { waiting: decision.waiting.map((entry) => entry.node) }
+          : {}),
         ...(duplicate ? { duplicate: true } : {}),
       });
     },

@@ -199,7 +199,8 @@ function buildGraphView(sources: StatusSources): GraphView {
   const { chain, builds, reconciliation, graph } = sources;
   const ordered = orderGraph(graph.nodes);
   const levelOf = new Map<string, number>();
-  if (ordered.ok) ordered.levels.forEach((ids, level) => ids.forEach((id) => levelOf.set(id, level)));
+  if (ordered.ok)
+    ordered.levels.forEach((ids, level) => ids.forEach((id) => levelOf.set(id, level)));
   const byId = new Map(graph.nodes.map((node) => [node.id, node]));
   const since = (list: { tag: string; since: string }[], id: string) =>
     list.find((entry) => entry.tag === id)?.since;

@@ -82,8 +82,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
   const pool = parts.dispatcher ?? createPool(config.retry.timeout);
   const triggers = parts.trigger === undefined ? prepareTriggers(config, log) : undefined;
   const targets = triggers === undefined ? createNodeTargets(config) : undefined;
-  const targetOf = (id: string) =>
-    (triggers?.targetOf(id) ?? targets?.get(id)) as BuildTarget;
+  const targetOf = (id: string) => (triggers?.targetOf(id) ?? targets?.get(id)) as BuildTarget;
   const allTargets = triggers?.targets ?? [...(targets?.values() ?? [])];
   const where = triggers?.where ?? describeWhere(allTargets);
   const sendTrigger = (parts.trigger ?? triggers?.trigger) as TriggerBuild;

@@ -36,7 +36,9 @@ describe('the journal of pending triggers', () => {
     t.timers.advance(30_000);
     // latest is built from step-3, built from step-2, which is being built: it waits for them
     expect(t.triggered).toEqual(['step-2']);
-    expect(t.propagator.status().pending).toContainEqual(expect.objectContaining({ tag: 'latest' }));
+    expect(t.propagator.status().pending).toContainEqual(
+      expect.objectContaining({ tag: 'latest' }),
+    );
     await flush();
     // the delivery that queued step-2 is still known after the restart
     const repeat = delivery('step-1', { push_data: { tag: 'step-1', pushed_at: 5 } });
