@@ -1,4 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appDir } from '../../webapp/deployment/app-info';
 import { startNotifyReceiver } from '../helpers/notify-receiver';
@@ -42,6 +44,45 @@ describe('npm run simulate', () => {
     expect(output).toMatch(/chain complete: base → middle → top built in order/);
     expect(output).not.toContain('simulate-secret');
     expect(receiver.requests).toEqual([]);
+  }, 90_000);
+
+  it('runs a graph file across repositories and prints each step of its wave', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'dtp-simulate-'));
+    const file = join(folder, 'chains.yml');
+    // its own delay, schedule and API address are the simulation's to set: never used
+    writeFileSync(
+      file,
+      `delay: 3600
+schedule: "0 0 1 1 *"
+images:
+  - image: acme/base:latest
+    from: [alpine:3.20]
+    build: { target: dockerhub, token_env: BASE_TOKEN }
+  - image: acme/svc:a
+    from: [acme/base]
+    build: { target: github, repository: acme/svc, workflow: build.yml, api_url: "https://api.github.com", token_env: GH_TOKEN }
+  - image: acme/app:latest
+    from: [acme/svc:a, acme/base]
+    build: { target: gitlab, project: acme/app, token_env: APP_TOKEN }
+`,
+    );
+    const { code, output } = await simulate(['--delay', '0.3', '--build-time', '0.2'], {
+      GRAPH_FILE: file,
+    });
+    expect(code).toBe(0);
+    const steps = output.split('\n').filter((line) => /^\[[\d.]+ s\] (triggered|built)/.test(line));
+    expect(steps.map((line) => line.replace(/^\[[\d.]+ s\] /, ''))).toEqual([
+      'triggered acme/base:latest (dockerhub answered 200)',
+      'built acme/base:latest; push webhook answered 200',
+      'triggered acme/svc:a (github answered 200)',
+      'built acme/svc:a; push webhook answered 200',
+      'triggered acme/app:latest (gitlab answered 201)',
+      'built acme/app:latest; push webhook answered 200',
+    ]);
+    expect(output).toContain(
+      'acme/base:latest pushed: acme/svc:a will be triggered in 0 s; acme/app:latest waits for acme/svc:a',
+    );
+    expect(output).toMatch(/wave complete: 3 images, each built once after its parents/);
   }, 90_000);
 
   it('exits non-zero with the reason when the config is wrong', async () => {

@@ -6,9 +6,9 @@ import type { Config } from '../config';
 import { createLogger } from '../logging/create-logger';
 import { loadConfigOrExit } from '../lifecycle/load-config-or-exit';
 
-const usage = `usage: npm run trigger -- [--dry-run] [tag | image]
-  tag        a tag of TAG_SEQUENCE (default: the first one)
-  image      with a graph file: one of its images, e.g. acme/base:latest
+const usage = `usage: npm run trigger -- [--dry-run] [tag]
+  tag        a tag of TAG_SEQUENCE (default: the first one); with a graph
+             file, one of its images, e.g. acme/base:latest
   --dry-run  print the request that would be sent, secrets as ***, and send nothing
   --help     print this help
 `;

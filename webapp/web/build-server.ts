@@ -195,7 +195,7 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
       const decision = propagator.accept(tag, pushedAt);
       const duplicate =
         decision.kind === 'duplicate' || (decision.kind === 'last' && decision.duplicate);
-      const description = describeDecision(tag, decision, deps.clock.now());
+      const description = describeDecision(tag, decision, deps.clock.now(), graphAnswers);
       // Repeats of one push are expected (several webhooks per push): keep them out of the info log.
       log[duplicate ? 'debug' : 'info'](
         {
@@ -344,13 +344,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 }
 
 /** The answer's one line: what this push makes the app trigger, and when. */
-function describeDecision(tag: string, decision: Decision, now: number): string {
+function describeDecision(tag: string, decision: Decision, now: number, graph: boolean): string {
   const waits = decision.waiting
     .map((entry) => `${entry.node} waits for ${entry.waitsFor.join(' and ')}`)
     .join('; ');
   switch (decision.kind) {
     case 'last':
-      return `${tag} is the last tag: nothing to trigger${decision.duplicate ? ' (a repeated delivery)' : ''}`;
+      return graph
+        ? `${tag} pushed: nothing is built from it${decision.duplicate ? ' (a repeated delivery)' : ''}`
+        : `${tag} is the last tag: nothing to trigger${decision.duplicate ? ' (a repeated delivery)' : ''}`;
     case 'waiting':
       return `${tag} pushed: ${waits}`;
     case 'duplicate':
