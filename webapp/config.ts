@@ -24,7 +24,8 @@ import {
 } from './settings/schemas';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readBuildGraph, type ReadGraph } from './builds/read-build-graph';
+import type { ReadGraph } from './builds/read-build-graph';
+import { readGraphFile } from './builds/read-graph-file';
 import type { NodeBuild } from './builds/read-node-build';
 import type { BuildGraph } from './chain/graph-spec';
 import { appDir } from './deployment/app-info';
@@ -526,7 +527,7 @@ function findGraph(
     );
   }
   if (problems.length > 0) return { file: shown, problems };
-  const { read, problems: unreadable } = readBuildGraph(
+  const { read, problems: unreadable } = readGraphFile(
     path,
     shown,
     env,

@@ -21,6 +21,7 @@ import {
 import { startFakeHub } from '../../webapp/simulation/start-fake-hub';
 import type { Journal } from '../../webapp/chain/create-journal';
 import { createWebApp } from '../../webapp/web/create-web-app';
+import { createPropagator } from '../../webapp/chain/create-propagator';
 import { processesWith } from '../helpers/procfile';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? '10');
@@ -34,12 +35,13 @@ const clientThreads = 1;
 const noRegistry = 'http://127.0.0.1:1';
 const scratch = mkdtempSync(join(tmpdir(), 'bench-'));
 
-function payload(tag: string, pushedAt = 1764158400): string {
+function payload(tag: string, pushedAt = 1764158400, repository = 'maddouri/void-docker'): string {
+  const [user, repo] = repository.split('/') as [string, string];
   return JSON.stringify(
     buildPushPayload({
       hubUrl: 'https://registry.hub.docker.com',
-      user: 'maddouri',
-      repo: 'void-docker',
+      user,
+      repo,
       tag,
       pushedAt,
       hookId: 'abc123',
@@ -118,9 +120,14 @@ function cpuSeconds(run: string): number {
 }
 
 /** One wrk run against a server of the bench, with its figures and both sides' CPU use. */
-async function load(target: Server, tag: string, duration = seconds): Promise<Load> {
-  const bodyFile = join(scratch, `${tag}.json`);
-  writeFileSync(bodyFile, payload(tag));
+async function load(
+  target: Server,
+  tag: string,
+  duration = seconds,
+  repository?: string,
+): Promise<Load> {
+  const bodyFile = join(scratch, `${repository?.replace('/', '-') ?? 'line'}-${tag}.json`);
+  writeFileSync(bodyFile, payload(tag, undefined, repository));
   const scriptFile = join(scratch, 'post.lua');
   writeFileSync(scriptFile, wrkScript);
   const machineLoad = loadavg()[0] ?? 0;
@@ -450,6 +457,218 @@ async function pollingMemory(duration: number): Promise<{ web: TreeMemory; tree:
   return peak;
 }
 
+/** Repositories and images of the bench's graph: 200 images over 20 repositories. */
+const graphRepositories = 20;
+const graphImages = 200;
+
+/**
+ * A graph file of 200 images over 20 repositories, ten tags each: the first 20 are roots,
+ * every other is built from one or two earlier images, so that it is about eight levels deep.
+ * No upstream image: reading one loads the HTTP client, which a line without any never loads,
+ * and the comparison with the line would weigh that rather than the graph.
+ */
+function writeBenchGraph(): { file: string; leaf: { repository: string; tag: string } } {
+  const name = (i: number) => ({
+    repository: `acme/r${i % graphRepositories}`,
+    tag: `t${Math.floor(i / graphRepositories)}`,
+  });
+  const ref = (i: number) => `${name(i).repository}:${name(i).tag}`;
+  const lines = ['images:'];
+  for (let i = 0; i < graphImages; i++) {
+    const parents =
+      i < graphRepositories
+        ? []
+        : [...new Set([ref(i - graphRepositories), ref(Math.floor((i * 7) / 10))])].filter(
+            (parent) => parent !== ref(i),
+          );
+    lines.push(
+      `  - image: ${ref(i)}`,
+      `    from: [${parents.join(', ')}]`,
+      '    build: { target: dockerhub }',
+    );
+  }
+  const file = join(scratch, 'chains.yml');
+  writeFileSync(file, `${lines.join('\n')}\n`);
+  return { file, leaf: name(graphImages - 1) };
+}
+
+/** ms to plan a wave of the 200-image graph: a root's push, in this process, median of `count`. */
+function graphPlanning(file: string, count: number): { pushMs: number[]; kickoffMs: number[] } {
+  const config = loadConfig({ GRAPH_FILE: file });
+  const roots = config.graph.nodes.filter((node) => node.parents.length === 0);
+  const pushMs: number[] = [];
+  const kickoffMs: number[] = [];
+  const quiet = createLogger(
+    'web',
+    'silent',
+    'json',
+    new Writable({ write: (_c, _e, done) => done() }),
+  );
+  for (let i = 0; i < count; i++) {
+    const propagator = createPropagator({
+      nodes: config.graph.nodes,
+      delay: 3600_000,
+      longestDelay: 86400_000,
+      log: quiet,
+      trigger: async () => ({ ok: true, dryRun: true, attempts: 0 }),
+      clock: realClock,
+      journal: { load: () => [], save: () => undefined },
+      stallTimeout: 0,
+      stallRetrigger: false,
+      concurrency: 4,
+      graphName: 'chains.yml',
+    });
+    let started = process.hrtime.bigint();
+    propagator.accept(roots[i % roots.length]?.id as string, String(1764158400 + i));
+    pushMs.push(Number(process.hrtime.bigint() - started) / 1e6);
+    started = process.hrtime.bigint();
+    for (const root of roots) propagator.expect(root.id);
+    kickoffMs.push(Number(process.hrtime.bigint() - started) / 1e6);
+    void propagator.close();
+  }
+  return { pushMs, kickoffMs };
+}
+
+/** Reads of Docker Hub's tags API per repository per look, over `looks` looks of the graph. */
+async function graphReads(file: string, looks: number): Promise<number> {
+  const hub = await startFakeHub({ user: 'acme', repo: 'r0' });
+  for (let i = 0; i < graphImages; i++) {
+    hub.registry.recordPush(
+      `acme`,
+      `r${i % graphRepositories}`,
+      `t${Math.floor(i / graphRepositories)}`,
+      new Date(Date.now() - 3 * 86400_000),
+    );
+  }
+  const dyno = await startDyno(
+    { GRAPH_FILE: file, DOCKERHUB_API_URL: hub.url, RECONCILE_INTERVAL: '1' },
+    'Procfile.foreman',
+  );
+  const lookOf = async () =>
+    (
+      (await (await fetch(`${dyno.url}/status`)).json()) as {
+        reconciliation: { lastLook: string | null };
+      }
+    ).reconciliation.lastLook;
+  const first = await waitForChange(lookOf, null);
+  const counted = hub.registry.requests.length;
+  let last = first;
+  for (let i = 0; i < looks; i++) last = await waitForChange(lookOf, last);
+  const tagReads = hub.registry.requests
+    .slice(counted)
+    .filter((request) => /\/repositories\/[^/]+\/tags\/?(\?|$)/.test(request.path));
+  await dyno.stop();
+  await hub.close();
+  return tagReads.length / (looks * graphRepositories);
+}
+
+/** Polls `read` every 20 ms until it returns something other than `from`. */
+async function waitForChange<T>(read: () => Promise<T>, from: T): Promise<T> {
+  for (;;) {
+    const value = await read().catch(() => from);
+    if (value !== from) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+type GraphFigures = Awaited<ReturnType<typeof graphFigures>>;
+
+function graphResults(graph: GraphFigures) {
+  const pss = (tree: TreeMemory) => round(tree.processes.propagate?.pss ?? tree.pss);
+  return {
+    images: graphImages,
+    repositories: graphRepositories,
+    webhook: {
+      median: graph.versusBare.median,
+      throughputRatio: graph.versusBare.throughputRatio,
+      ratios: graph.versusBare.ratios,
+    },
+    planningMs: {
+      push: {
+        median: round(median(graph.planning.pushMs), 3),
+        max: round(Math.max(...graph.planning.pushMs), 3),
+      },
+      kickoff: {
+        median: round(median(graph.planning.kickoffMs), 3),
+        max: round(Math.max(...graph.planning.kickoffMs), 3),
+      },
+    },
+    readsPerRepositoryPerLook: graph.readsPerRepositoryPerLook,
+    webMemoryMiB: {
+      graphIdle: pss(graph.memory.graphIdle),
+      lineIdle: pss(graph.memory.lineIdle),
+      graphAfterLoad: pss(graph.memory.graphAfterLoad),
+      rssGraphIdle: round(graph.memory.graphIdle.rss),
+      rssLineIdle: round(graph.memory.lineIdle.rss),
+    },
+  };
+}
+
+function graphBudgets(graph: GraphFigures): [string, boolean, string][] {
+  const figures = graphResults(graph);
+  const memory = figures.webMemoryMiB;
+  return [
+    [
+      `${graphImages}-image graph: webhook throughput ≥ 0.8 × bare`,
+      figures.webhook.throughputRatio >= 0.8,
+      `${figures.webhook.throughputRatio} (rounds ${figures.webhook.ratios.join(', ')})`,
+    ],
+    [
+      `${graphImages}-image graph: planning a wave < 5 ms`,
+      figures.planningMs.push.median < 5 && figures.planningMs.kickoff.median < 5,
+      `push ${figures.planningMs.push.median} ms, kick-off of the roots ${figures.planningMs.kickoff.median} ms (median of 50)`,
+    ],
+    [
+      `${graphImages}-image graph: one tags read per repository per look`,
+      figures.readsPerRepositoryPerLook === 1,
+      `${figures.readsPerRepositoryPerLook}`,
+    ],
+    [
+      `${graphImages}-image graph: web process within 10 MiB of the 5-tag line (PSS)`,
+      memory.graphIdle - memory.lineIdle <= 10,
+      `${memory.graphIdle} vs ${memory.lineIdle} MiB (RSS ${memory.rssGraphIdle} vs ${memory.rssLineIdle})`,
+    ],
+  ];
+}
+
+function printGraph(graph: GraphFigures): void {
+  console.log(`the ${graphImages}-image graph over ${graphRepositories} repositories`);
+  console.table(
+    Object.fromEntries(
+      graphBudgets(graph).map(([name, ok, value]) => [name, { value, ok: ok ? 'yes' : 'MISSED' }]),
+    ),
+  );
+}
+
+/** The graph's figures: its webhook beside bare node:http, its memory beside the line's, its planning and reads. */
+async function graphFigures() {
+  const { file, leaf } = writeBenchGraph();
+  const graph = await startDyno({ GRAPH_FILE: file }, 'Procfile.foreman');
+  const line = await startDyno({}, 'Procfile.foreman');
+  const bare = await startBaseline();
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const idleGraph = treeMemory(graph.run);
+  const idleLine = treeMemory(line.run);
+  await load(graph, leaf.tag, 2, leaf.repository);
+  await load(bare, 'latest', 2);
+  const runs: { graph: Load[]; bare: Load[] } = { graph: [], bare: [] };
+  for (let i = 0; i < rounds; i++) {
+    runs.bare.push(await load(bare, 'latest'));
+    runs.graph.push(await load(graph, leaf.tag, seconds, leaf.repository));
+  }
+  const loadedGraph = treeMemory(graph.run);
+  await Promise.all([graph.stop(), line.stop(), bare.stop()]);
+  const planning = graphPlanning(file, 50);
+  const readsPerRepositoryPerLook = await graphReads(file, 3);
+  return {
+    versusBare: compare(runs.graph, runs.bare),
+    runs,
+    memory: { graphIdle: idleGraph, lineIdle: idleLine, graphAfterLoad: loadedGraph },
+    planning,
+    readsPerRepositoryPerLook,
+  };
+}
+
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -510,6 +729,9 @@ async function main(): Promise<void> {
   );
   const mismatch = nodeMismatch();
   if (mismatch !== undefined) console.log(mismatch);
+  const graph = await graphFigures();
+  printGraph(graph);
+  if (process.env.BENCH_ONLY === 'graph') return;
 
   const starts: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -552,6 +774,7 @@ async function main(): Promise<void> {
   const versusDyno = compare(runs.dyno, runs.bare);
   const memory = (tree: TreeMemory) => ({ rss: round(tree.rss), pss: round(tree.pss) });
   const results = {
+    graph: graphResults(graph),
     machine,
     date: new Date().toISOString(),
     generator: `wrk -t${clientThreads} -c${connections} -d${seconds}s`,
@@ -613,6 +836,7 @@ async function main(): Promise<void> {
     },
   };
   const budgets: [string, boolean, string][] = [
+    ...graphBudgets(graph),
     [
       'web process alone: throughput ≥ 0.8 × bare',
       versusAlone.throughputRatio >= 0.8,
