@@ -93,7 +93,13 @@ describe('the status page in a headless Chromium', () => {
         badge: 'pending',
         text: expect.stringContaining('(in 1 min), after the push of step-2'),
       },
-      { tag: 'latest', state: 'none', badge: 'not built yet', text: 'latest not built yet' },
+      // built once step-3 is: the wave that step-2's push started holds it
+      {
+        tag: 'latest',
+        state: 'waiting',
+        badge: 'waiting',
+        text: 'latest waiting built after the tag before it',
+      },
     ]);
     expect(
       await page.evaluate<string>('document.querySelector("[data-repository]").innerText'),
@@ -162,7 +168,7 @@ describe('the status page in a headless Chromium', () => {
       'stalled',
       'built',
       'pending',
-      'none',
+      'waiting',
     ]);
     await page.screenshot(join(output, 'status-page-desktop.png'));
     for (const name of ['status-page-phone.png', 'status-page-desktop.png']) {

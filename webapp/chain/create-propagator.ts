@@ -391,9 +391,25 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     return blocks;
   };
 
+  /**
+   * `id` was pushed: what its failure blocked is free, and so is what is built from it and was
+   * blocked by a node it is itself built from, since it now holds a build of its own.
+   */
   const unblock = (id: string) => {
     wave?.failed.delete(id);
-    for (const [below, blocker] of blockedBy) if (blocker === id) blockedBy.delete(below);
+    const above = new Set<string>([id]);
+    const climb = (node: string) => {
+      for (const parent of byId.get(node)?.parents ?? []) {
+        if (above.has(parent)) continue;
+        above.add(parent);
+        climb(parent);
+      }
+    };
+    climb(id);
+    const below = descendants([id]).add(id);
+    for (const [blocked, blocker] of blockedBy) {
+      if (blocker === id || (below.has(blocked) && above.has(blocker))) blockedBy.delete(blocked);
+    }
   };
 
   const schedule = (entry: Pending) => {

@@ -87,9 +87,14 @@ function staleNodes(view: ChainView, registry: Registry): Set<string> {
     visiting.add(id);
     const own = registry.get(id)?.pushedAt;
     const parents = byId.get(id)?.parents ?? [];
+    // An awaited build that the registry shows pushed since its trigger has ended.
+    const triggered = view.triggeredAt.get(id);
+    const awaited =
+      view.awaiting.has(id) &&
+      (own === undefined || triggered === undefined || own < triggered - view.tolerance);
     const behind =
       view.pending.has(id) ||
-      view.awaiting.has(id) ||
+      awaited ||
       parents.some((parent) => {
         if (!byId.has(parent)) return false;
         if (visit(parent)) return true;

@@ -177,7 +177,7 @@ function describeTag(
     case 'failed':
       return line('failed', 'failed', []);
     case 'waiting':
-      return line('waiting', 'waiting', ['built once the tag before it is built again']);
+      return line('waiting', 'waiting', ['built after the tag before it']);
     case null:
       return pushed === null
         ? line('none', 'not built yet', [])
