@@ -103,3 +103,19 @@ describe('a graph file in the configuration', () => {
     ]);
   });
 });
+
+describe('a Docker Hub image of a graph file', () => {
+  it('takes the trigger URL of the variable it names, even DOCKERHUB_TRIGGER_URL', () => {
+    const url = 'https://hub.example/u/acme/base/trigger/abc/';
+    const config = loadConfig({
+      GRAPH_FILE: graphFile(`images:
+  - image: acme/base:latest
+    build: { target: dockerhub, trigger_url_env: DOCKERHUB_TRIGGER_URL }
+`),
+      DOCKERHUB_TRIGGER_URL: url,
+    });
+    const build = config.graph.nodes[0]?.build;
+    expect(build?.dryRun).toBe(false);
+    expect(build?.target.name === 'dockerhub' && build.target.settings.url).toBe(url);
+  });
+});

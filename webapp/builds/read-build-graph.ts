@@ -34,12 +34,15 @@ export function readBuildGraph(
   } catch (err) {
     return { problems: [`${shown}: cannot be read (${(err as NodeJS.ErrnoException).code})`] };
   }
-  // One Docker Hub trigger URL serves one repository: a node names its own, never the global one.
+  // One Docker Hub trigger URL serves one repository: a node names its own, never the global
+  // one, unless it names that one.
   const defaults = { ...env, DOCKERHUB_TRIGGER_URL: undefined };
+  const namesUrl = (build: unknown) =>
+    typeof build === 'object' && build !== null && 'trigger_url_env' in build;
   let file;
   try {
     file = parseGraphFile(text, shown, (build, image) =>
-      readNodeBuild(build, image, defaults, hubUrl),
+      readNodeBuild(build, image, namesUrl(build) ? env : defaults, hubUrl),
     );
   } catch (err) {
     if (err instanceof GraphFileError) {
