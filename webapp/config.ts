@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isTimeZone } from './settings/is-time-zone';
 import { readTargetSettings } from './builds/read-node-build';
 import { targets, type TargetConfig, type TargetName } from './builds/targets/create-target';
 import { createSchedule } from './clock/create-schedule';
@@ -633,15 +634,6 @@ function webhookSecretsProblem(text: string): string | undefined {
 
 function withoutTrailingSlash(url: string): string {
   return url.replace(/\/+$/, '');
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return zone.length > 0;
-  } catch {
-    return false;
-  }
 }
 
 function scheduleProblem(err: unknown): string {

@@ -1,14 +1,5 @@
 import { ConfigError, envNames, loadConfig } from '../../webapp/config';
-
-const problemsOf = (env: Record<string, string>): string[] => {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-};
+import { problemsOf } from '../helpers/config';
 
 describe('loadConfig', () => {
   it('has the original defaults, in dry run without a token', () => {

@@ -1,7 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../webapp/config';
+import { loadConfig } from '../../webapp/config';
+import { problemsOf } from '../helpers/config';
 
 /** A graph file in a folder of its own. */
 function graphFile(text: string): string {
@@ -21,16 +22,6 @@ images:
     from: [acme/base:latest]
     build: { target: github, repository: acme/app, workflow: build.yml, token_env: GH_TOKEN }
 `;
-
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.problems;
-    throw err;
-  }
-  throw new Error('the configuration was taken');
-}
 
 describe('a graph file in the configuration', () => {
   it('makes each image a node with its parents, upstream images, timing and build', () => {

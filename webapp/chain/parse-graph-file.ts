@@ -1,3 +1,4 @@
+import { isTimeZone } from '../settings/is-time-zone';
 import {
   isAlias,
   isMap,
@@ -324,13 +325,4 @@ function clip(message: string, value?: string): string {
 /** `text`, cut short when it is long. */
 function shown(text: string): string {
   return text.length > longestShown ? `${text.slice(0, longestShown - 3)}...` : text;
-}
-
-function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return zone.length > 0;
-  } catch {
-    return false;
-  }
 }
