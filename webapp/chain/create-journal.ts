@@ -11,6 +11,11 @@ export interface PendingTrigger {
   after: string;
   /** that push's pushed_at, to know its repeated deliveries after a restart */
   pushedAt?: string;
+  /**
+   * Not a trigger owed but a build awaited: `tag` was triggered at `dueAt` and its push has not
+   * come, so what is built from it waits, after a restart too.
+   */
+  awaited?: true;
 }
 
 export interface Journal {
@@ -27,6 +32,7 @@ const entries = z.array(
     dueAt: z.number().refine((ms) => Math.abs(ms) <= latestDate),
     after: z.string(),
     pushedAt: z.string().optional(),
+    awaited: z.literal(true).optional(),
   }),
 );
 
@@ -52,6 +58,7 @@ export function createJournal(path: string, log: Logger): Journal {
           dueAt: entry.dueAt,
           after: entry.after,
           ...(entry.pushedAt === undefined ? {} : { pushedAt: entry.pushedAt }),
+          ...(entry.awaited === true ? { awaited: true as const } : {}),
         }));
       } catch {
         const aside = `${path}.corrupt-${Date.now()}`;

@@ -201,15 +201,22 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   let lastWave: (Wave & { endedAt: number }) | undefined;
   const shutdown = new AbortController();
 
+  // What is owed, and the builds awaited: what is built from them waits, after a restart too.
   const persist = () =>
-    journal.save(
-      [...pending.values()].map(({ tag, dueAt, after, pushedAt }) => ({
+    journal.save([
+      ...[...pending.values()].map(({ tag, dueAt, after, pushedAt }) => ({
         tag,
         dueAt,
         after,
         ...(pushedAt === undefined ? {} : { pushedAt }),
       })),
-    );
+      ...[...awaiting].map(([tag, { since }]) => ({
+        tag,
+        dueAt: since,
+        after: tag,
+        awaited: true as const,
+      })),
+    ]);
 
   /** The latest change of what `id` is built from that its latest build does not hold. */
   const owedSince = (id: string): number | undefined => {
@@ -244,6 +251,25 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   };
 
   const inFlight = (id: string) => pending.has(id) || awaiting.has(id);
+
+  /**
+   * `due`, or later: `delay` after the last trigger sent or queued to the same Docker Hub
+   * repository, so that the due time shown is the time it goes.
+   */
+  const spaced = (id: string, due: number): number => {
+    const repository = byId.get(id)?.hubRepository;
+    if (repository === undefined) return due;
+    // Only those due before it: a later one is spaced after it in its turn, when it is sent.
+    // One built from it waits for it anyway.
+    let last = hubSentAt.get(repository) ?? Number.NEGATIVE_INFINITY;
+    const below = descendants([id]);
+    for (const entry of pending.values()) {
+      if (entry.tag === id || entry.held === true || entry.dueAt > due) continue;
+      if (below.has(entry.tag)) continue;
+      if (byId.get(entry.tag)?.hubRepository === repository) last = Math.max(last, entry.dueAt);
+    }
+    return Math.max(due, last + deps.delay);
+  };
 
   /** The nodes that are owed, pending or awaited, or built from one that is. O(nodes+edges). */
   const movingNodes = (): Set<string> => {
@@ -284,11 +310,20 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         const stamp = pushStamp.get(after);
         queue({
           tag: id,
-          dueAt: dueOf(id),
+          dueAt: spaced(id, dueOf(id)),
           after,
           ...(stamp === undefined ? {} : { pushedAt: stamp }),
         });
         newlyQueued.push(id);
+      } else if (entry?.timer !== undefined && owed) {
+        // A parent pushed again since it was queued: `delay` after the last push, as ever.
+        const due = spaced(id, dueOf(id));
+        if (due > entry.dueAt) {
+          clock.clearTimeout(entry.timer);
+          entry.dueAt = due;
+          schedule(entry);
+          newlyQueued.push(id);
+        }
       }
       if (owed || inFlight(id) || heldBack) moving.add(id);
       if (wave?.members.has(id) === true) {
@@ -519,6 +554,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         ? clock.setTimeout(() => onStall(id), since + deps.stallTimeout - clock.now())
         : undefined;
     awaiting.set(id, { since, retriggered, timer });
+    persist();
   };
 
   /** Whatever announced it, a push of `id` ends the wait for it. */
@@ -565,8 +601,10 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
 
   const unwatch = (id: string) => {
     const watched = awaiting.get(id);
-    if (watched?.timer !== undefined) clock.clearTimeout(watched.timer);
+    if (watched === undefined) return;
+    if (watched.timer !== undefined) clock.clearTimeout(watched.timer);
     awaiting.delete(id);
+    persist();
   };
 
   // The node was built anyway (a manual build, another system): its own trigger would build it,
@@ -587,6 +625,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     const watched = awaiting.get(id);
     if (watched === undefined) return;
     awaiting.delete(id);
+    persist();
     stalled.set(id, watched.since);
     const since = iso(watched.since);
     const retrigger = deps.stallRetrigger && !watched.retriggered;
@@ -745,24 +784,40 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     },
     resume() {
       const latest = clock.now() + deps.longestDelay;
-      const owed = journal.load().filter((entry) => {
-        const dueAt = iso(entry.dueAt);
-        if (!byId.has(entry.tag)) {
-          log.warn(
-            { tag: entry.tag, dueAt },
-            `dropped the pending trigger of ${entry.tag}: the tag is no longer in ${deps.graphName}`,
-          );
-          return false;
-        }
-        if (entry.dueAt > latest) {
-          log.error(
-            { tag: entry.tag, dueAt },
-            `dropped the pending trigger of ${entry.tag}: due at ${dueAt}, later than any delay allows (a damaged journal?)`,
-          );
-          return false;
-        }
-        return true;
-      });
+      const saved = journal.load();
+      for (const entry of saved) {
+        if (entry.awaited !== true || !byId.has(entry.tag) || awaiting.has(entry.tag)) continue;
+        // Awaited before the restart: still awaited, as if triggered then.
+        const since = Math.min(entry.dueAt, clock.now());
+        startWave('the journal', [entry.tag, ...descendants([entry.tag])]);
+        covered.set(entry.tag, Math.max(since, covered.get(entry.tag) ?? since));
+        triggeredAt.set(entry.tag, since);
+        watch(entry.tag, false, since);
+        log.info(
+          { tag: entry.tag, since: iso(since) },
+          `still awaiting the push of ${entry.tag}, triggered at ${iso(since)}`,
+        );
+      }
+      const owed = saved
+        .filter((entry) => entry.awaited !== true)
+        .filter((entry) => {
+          const dueAt = iso(entry.dueAt);
+          if (!byId.has(entry.tag)) {
+            log.warn(
+              { tag: entry.tag, dueAt },
+              `dropped the pending trigger of ${entry.tag}: the tag is no longer in ${deps.graphName}`,
+            );
+            return false;
+          }
+          if (entry.dueAt > latest) {
+            log.error(
+              { tag: entry.tag, dueAt },
+              `dropped the pending trigger of ${entry.tag}: due at ${dueAt}, later than any delay allows (a damaged journal?)`,
+            );
+            return false;
+          }
+          return true;
+        });
       for (const entry of owed) {
         if (pending.has(entry.tag)) continue;
         const at = believablePush(entry.pushedAt);

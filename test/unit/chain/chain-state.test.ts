@@ -17,7 +17,10 @@ describe('the journal of pending triggers', () => {
     ]);
     app.timers.advance(100_000);
     await flush();
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual([]);
+    // sent: no longer owed, its build awaited (what is built from it waits, after a restart too)
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual([
+      { tag: 'step-1', after: 'step-1', dueAt: app.timers.now(), awaited: true },
+    ]);
     expect(readdirSync(join(path, '..'))).toEqual(['pending.json']);
     expect(app.triggered).toEqual(['step-1']);
   });
@@ -43,6 +46,23 @@ describe('the journal of pending triggers', () => {
     // the delivery that queued step-2 is still known after the restart
     const repeat = delivery('step-1', { push_data: { tag: 'step-1', pushed_at: 5 } });
     expect((await t.post(repeat)).json()).toMatchObject({ duplicate: true });
+  });
+
+  it('still awaits after a restart a build that was awaited, and holds what is built from it', async () => {
+    const start = Date.UTC(2026, 10, 26, 12);
+    const journal = memoryJournal([
+      { tag: 'step-1', after: 'step-1', dueAt: start - 60_000, awaited: true },
+    ]);
+    const t = buildTestApp({}, journal);
+    expect(t.propagator.resume()).toBe(0);
+    expect(t.propagator.status().awaiting).toEqual([
+      { tag: 'step-1', since: new Date(start - 60_000).toISOString() },
+    ]);
+    // a push of init meanwhile: step-1 is rebuilt after its awaited build, step-2 only after that
+    await t.post(delivery('init', { push_data: { tag: 'init', pushed_at: 1764158401 } }));
+    t.timers.advance(100_000);
+    await flush();
+    expect(t.triggered).toEqual(['step-1']);
   });
 
   it('keeps what is owed when the process stops', async () => {
