@@ -51,7 +51,9 @@ async function main(argv: string[]): Promise<void> {
     const known = graph.nodes.map((node) => node.id);
     const shown = known.length > 10 ? `${known.slice(0, 10).join(', ')}, …` : known.join(', ');
     process.stderr.write(
-      `${usage}'${command.tags.join(' ')}' is not one ${graph.file === null ? 'tag of TAG_SEQUENCE' : `image of ${graph.file}`} (${shown})\n`,
+      command.tags.length === 0
+        ? `${usage}name the image to trigger: one of ${graph.file} (${shown})\n`
+        : `${usage}'${command.tags.join(' ')}' is not one ${graph.file === null ? 'tag of TAG_SEQUENCE' : `image of ${graph.file}`} (${shown})\n`,
     );
     process.exit(2);
   }

@@ -27,7 +27,10 @@ export function readBuildGraph(
 ): { read?: ReadGraph; problems: string[] } {
   let text: string;
   try {
-    if (statSync(path).size > 1024 * 1024) {
+    const stat = statSync(path);
+    // A device or a pipe would be read for ever.
+    if (!stat.isFile()) return { problems: [`${shown}: is not a file`] };
+    if (stat.size > 1024 * 1024) {
       return { problems: [`${shown}: the graph file is larger than 1 MiB`] };
     }
     text = readFileSync(path, 'utf8');

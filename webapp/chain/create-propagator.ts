@@ -19,8 +19,8 @@ export interface Decision {
   next: string[];
   /** ms: when the first of them is due */
   dueAt?: number;
-  /** children that wait for other parents of theirs, with those parents */
-  waiting: { node: string; waitsFor: string[] }[];
+  /** children that wait for other parents of theirs, or are blocked by a node that failed */
+  waiting: { node: string; waitsFor: string[]; blockedBy?: string }[];
 }
 
 /** ms: a push time later than now by more than this is not a push (a wrong clock or record). */
@@ -198,7 +198,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     return lastEvent;
   };
   let wave: Wave | undefined;
-  let lastWave: (Wave & { endedAt: number }) | undefined;
+  let lastWave: (Wave & { endedAt: number; blockedAtEnd: Map<string, string> }) | undefined;
   const shutdown = new AbortController();
 
   // What is owed, and the builds awaited: what is built from them waits, after a restart too.
@@ -374,8 +374,18 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     for (const id of wave.members) {
       if (!wave.built.has(id) && !wave.failed.has(id) && !blockedBy.has(id)) return;
     }
-    const ended = { ...wave, endedAt: clock.now() };
-    const blocked = [...ended.members].filter((id) => blockedBy.has(id)).length;
+    const ended = {
+      ...wave,
+      endedAt: clock.now(),
+      // as it ended: a later push may free them, which is a later wave's business
+      blockedAtEnd: new Map(
+        [...wave.members].flatMap((id) => {
+          const blocker = blockedBy.get(id);
+          return blocker === undefined ? [] : [[id, blocker] as [string, string]];
+        }),
+      ),
+    };
+    const blocked = ended.blockedAtEnd.size;
     wave = undefined;
     lastWave = ended;
     const last = [...ended.built].at(-1) ?? [...ended.members].at(-1) ?? '';
@@ -659,11 +669,18 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     const moving = movingNodes();
     const waiting = below
       .filter((child) => !pending.has(child) && !awaiting.has(child))
-      .map((child) => ({
-        node: child,
-        waitsFor: (byId.get(child) as ChainNode).parents.filter((parent) => moving.has(parent)),
-      }))
-      .filter((entry) => entry.waitsFor.length > 0);
+      .map((child) => {
+        const blocker = blockedBy.get(child);
+        return blocker === undefined
+          ? {
+              node: child,
+              waitsFor: (byId.get(child) as ChainNode).parents.filter((parent) =>
+                moving.has(parent),
+              ),
+            }
+          : { node: child, waitsFor: [], blockedBy: blocker };
+      })
+      .filter((entry) => entry.waitsFor.length > 0 || entry.blockedBy !== undefined);
     const fresh = next.filter((child) => newly.includes(child));
     const kind =
       fresh.length > 0 && !duplicate
@@ -836,7 +853,9 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       return owed.length;
     },
     status() {
-      const waveStatus = (shown: Wave & { endedAt?: number }): WaveStatus => ({
+      const waveStatus = (
+        shown: Wave & { endedAt?: number; blockedAtEnd?: Map<string, string> },
+      ): WaveStatus => ({
         by: shown.by,
         startedAt: iso(shown.startedAt),
         ...(shown.endedAt === undefined ? {} : { endedAt: iso(shown.endedAt) }),
@@ -844,10 +863,11 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         built: [...shown.built],
         failed: [...shown.failed],
         blocked: Object.fromEntries(
-          [...shown.members].flatMap((id) => {
-            const blocker = blockedBy.get(id);
-            return blocker === undefined ? [] : [[id, blocker]];
-          }),
+          shown.blockedAtEnd ??
+            [...shown.members].flatMap((id) => {
+              const blocker = blockedBy.get(id);
+              return blocker === undefined ? [] : [[id, blocker]];
+            }),
         ),
       });
       return {

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isMap, isSeq, parseDocument } from 'yaml';
+import { parseImageRef } from '../chain/parse-image-ref';
 import type { Config } from '../config';
 import type { Running } from './run-procfile';
 import { startLocalDyno, type LocalDyno } from './start-local-dyno';
@@ -201,8 +202,12 @@ function simulatedGraph(file: string, folder: string, hub: FakeHub): Record<stri
         if (typeof name === 'string') env[name] = 'simulated-token';
       }
       const url = build.get('trigger_url_env');
-      if (typeof url === 'string') {
-        env[url] = `${hub.url}/api/build/v1/source/simulated/trigger/simulated-token/call/`;
+      const image = isMap(item) ? item.get('image') : undefined;
+      if (typeof url === 'string' && typeof image === 'string') {
+        // The newer trigger URL names a source, not a repository: the fake reads it as one.
+        const { namespace, repository } = parseImageRef(image);
+        const source = encodeURIComponent(`${namespace}/${repository}`);
+        env[url] = `${hub.url}/api/build/v1/source/${source}/trigger/simulated-token/call/`;
       }
     }
   }

@@ -309,8 +309,11 @@ function recognise(
       success: 200,
     };
   }
-  if (/^\/api\/build\/v1\/source\/[^/]+\/trigger\/[^/]+\/call\/$/.test(path)) {
-    return { api: 'dockerhub', repository: only ?? '', tag: dockerTag(body), success: 202 };
+  const source = /^\/api\/build\/v1\/source\/([^/]+)\/trigger\/[^/]+\/call\/$/.exec(path);
+  if (source !== null) {
+    // The real source is an id; a simulation names the repository there.
+    const repository = only ?? decodeURIComponent(source[1] as string);
+    return { api: 'dockerhub', repository, tag: dockerTag(body), success: 202 };
   }
   const github = /^\/repos\/([^/]+\/[^/]+)\/actions\/workflows\/[^/]+\/dispatches$/.exec(path);
   if (github !== null) {

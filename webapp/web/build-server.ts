@@ -346,7 +346,11 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
 /** The answer's one line: what this push makes the app trigger, and when. */
 function describeDecision(tag: string, decision: Decision, now: number, graph: boolean): string {
   const waits = decision.waiting
-    .map((entry) => `${entry.node} waits for ${entry.waitsFor.join(' and ')}`)
+    .map((entry) =>
+      entry.blockedBy === undefined
+        ? `${entry.node} waits for ${entry.waitsFor.join(' and ')}`
+        : `${entry.node} is blocked by ${entry.blockedBy}, which failed`,
+    )
     .join('; ');
   switch (decision.kind) {
     case 'last':

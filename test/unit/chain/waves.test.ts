@@ -205,6 +205,26 @@ describe('the wave planner', () => {
     expect(t.ids()).toEqual(['bad', 'good', 'side', 'top']);
   });
 
+  it("says a push's child is blocked when another of its parents failed, not a repeat", async () => {
+    const t = plan(diamond, (id) => (id === 'svc-b' ? refused : ok));
+    t.push('base');
+    await t.advance(DELAY);
+    expect(t.ids()).toEqual(['svc-a', 'svc-b']);
+    expect(t.push('svc-a')).toMatchObject({
+      kind: 'waiting',
+      duplicate: false,
+      waiting: [{ node: 'app', waitsFor: [], blockedBy: 'svc-b' }],
+    });
+    await t.advance(DELAY * 10);
+    expect(t.ids()).toEqual(['svc-a', 'svc-b']);
+    // the wave that ended keeps its count, whatever frees app later
+    expect(t.propagator.status().lastWave).toMatchObject({ blocked: { app: 'svc-b' } });
+    t.push('svc-b');
+    expect(t.propagator.status().lastWave).toMatchObject({ blocked: { app: 'svc-b' } });
+    await t.advance(DELAY);
+    expect(t.ids()).toEqual(['svc-a', 'svc-b', 'app']);
+  });
+
   it('lets a change that arrives during a wave join it: what is not yet triggered is built once', async () => {
     const t = plan([node('a'), node('b', ['a']), node('c', ['b'])]);
     t.push('a');
