@@ -148,7 +148,8 @@ export function parseGraphFile<B>(
     image: ImageRef;
     line: number;
     from: { text: string; line: number }[];
-    build?: { value: unknown; line: number };
+    /** its value, its line, and the line of each of its keys */
+    build?: { value: unknown; line: number; lines: Map<string, number> };
   }
   const items: Item[] = [];
   for (const entry of images.items) {
@@ -195,7 +196,12 @@ export function parseGraphFile<B>(
         case 'build':
           if (isMap(field.node)) {
             const value: unknown = field.node.toJS(doc, { maxAliasCount: mostAliases });
-            build = { value, line: field.line };
+            const lines = new Map<string, number>();
+            for (const pair of field.node.items) {
+              const key = isScalar(pair.key) ? pair.key.value : undefined;
+              if (typeof key === 'string') lines.set(key, lineOf(pair.key));
+            }
+            build = { value, line: field.line, lines };
           } else {
             at(field.line, 'build: must be a mapping with a target');
           }
@@ -260,7 +266,12 @@ export function parseGraphFile<B>(
     });
     if (item.build === undefined) continue;
     const read = readBuild(item.build.value, item.image);
-    for (const problem of read.problems) at(item.build.line, problem);
+    // A problem that names a field is at that field's line, in a block mapping too.
+    const { lines } = item.build;
+    for (const problem of read.problems) {
+      const field = (/^(\w+):/.exec(problem) ?? /^unknown field '(\w+)'/.exec(problem))?.[1];
+      at((field === undefined ? undefined : lines.get(field)) ?? item.build.line, problem);
+    }
     if (read.build !== undefined) {
       built.push({ image: item.image, from: parents, build: read.build, line: item.line });
     } else if (read.problems.length === 0) {

@@ -269,3 +269,16 @@ describe('parseGraphFile', () => {
     ]);
   });
 });
+
+describe('a problem of a build written as a block', () => {
+  it('is at the line of the field it names', () => {
+    expect(
+      problemsOf(`images:
+  - image: acme/base:latest
+    build:
+      target: dockerhub
+      bad: here
+`),
+    ).toEqual(['line 5: bad: here']);
+  });
+});
