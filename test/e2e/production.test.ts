@@ -73,7 +73,7 @@ describe('the app with devDependencies pruned', () => {
       expect([hook, scripts[hook]]).toEqual([hook, undefined]);
     }
     expect(scripts.start).toMatch(
-      /^node webapp\/bin\/plan-build\.js && node (--[\w-]+(=\S+)? )*dist\//,
+      /^node webapp\/bin\/plan-build\.js && (exec )?node (--[\w-]+(=\S+)? )*dist\//,
     );
     const plan = spawnSync(process.execPath, ['webapp/bin/plan-build.js'], {
       cwd: dir,
