@@ -184,6 +184,8 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   const failed = new Map<string, number>();
   /** per Docker Hub repository, when a trigger last went to it */
   const hubSentAt = new Map<string, number>();
+  /** the Docker Hub repositories a trigger is being sent to */
+  const hubOut = new Set<string>();
   /** node: the node whose failure keeps it from being built, until that one is pushed */
   const blockedBy = new Map<string, string>();
   /** per build service, triggers being sent, and those waiting for a free place */
@@ -294,7 +296,13 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       const node = byId.get(id) as ChainNode;
       const heldBack = node.parents.some((parent) => moving.has(parent));
       const owed = owedSince(id) !== undefined;
+      // What is built from a blocked node is blocked by the same failure: nothing waits for ever.
+      const inherited = node.parents.map((parent) => blockedBy.get(parent)).find(Boolean);
+      if (inherited !== undefined && !blockedBy.has(id) && (owed || pending.has(id))) {
+        blockedBy.set(id, inherited);
+      }
       const blocker = blockedBy.get(id);
+      if (blocker !== undefined) dropBlocked(id);
       const entry = pending.get(id);
       if (entry?.held === true && !heldBack) {
         // `delay` after the last push of what it waited for, never earlier than it was due.
@@ -325,7 +333,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
           newlyQueued.push(id);
         }
       }
-      if (owed || inFlight(id) || heldBack) moving.add(id);
+      if (blocker === undefined && (owed || inFlight(id) || heldBack)) moving.add(id);
       if (wave?.members.has(id) === true) {
         if (moving.has(id) || failed.has(id)) wave.built.delete(id);
         else if (blocker === undefined && !wave.failed.has(id)) wave.built.add(id);
@@ -425,7 +433,9 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     }
     const blocks: string[] = [];
     for (const below of descendants([id])) {
-      if (blockedBy.has(below) || inFlight(below)) continue;
+      if (blockedBy.has(below) || awaiting.has(below)) continue;
+      const entry = pending.get(below);
+      if (entry !== undefined && entry.timer === undefined && entry.held !== true) continue;
       if (wave !== undefined && wave.members.has(below) && wave.built.has(below)) continue;
       blockedBy.set(below, id);
       blocks.push(below);
@@ -440,6 +450,15 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
    * `id` was pushed: what its failure blocked is free, and so is what is built from it and was
    * blocked by a node it is itself built from, since it now holds a build of its own.
    */
+  /** A blocked node's trigger not yet on its way is dropped: its push would build on the failure. */
+  const dropBlocked = (id: string) => {
+    const entry = pending.get(id);
+    if (entry === undefined || (entry.timer === undefined && entry.held !== true)) return;
+    if (entry.timer !== undefined) clock.clearTimeout(entry.timer);
+    pending.delete(id);
+    persist();
+  };
+
   const unblock = (id: string) => {
     wave?.failed.delete(id);
     const above = new Set<string>([id]);
@@ -507,15 +526,20 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       return;
     }
     // Docker Hub ignores a trigger that comes too soon after another to the same repository.
-    if (node.hubRepository !== undefined) {
-      const free = (hubSentAt.get(node.hubRepository) ?? Number.NEGATIVE_INFINITY) + deps.delay;
+    const repository = node.hubRepository;
+    if (repository !== undefined) {
+      // While another trigger to it is out (retrying, say), the delay counts from its answer.
+      const free = hubOut.has(repository)
+        ? clock.now() + deps.delay
+        : (hubSentAt.get(repository) ?? Number.NEGATIVE_INFINITY) + deps.delay;
       if (free > clock.now()) {
         entry.dueAt = free;
         schedule(entry);
         persist();
         return;
       }
-      hubSentAt.set(node.hubRepository, clock.now());
+      hubSentAt.set(repository, clock.now());
+      hubOut.add(repository);
     }
     const place = take(node.service);
     if (place !== undefined) await place;
@@ -526,6 +550,10 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       outcome = await attempt(entry.tag);
     } finally {
       release(node.service);
+      if (repository !== undefined) {
+        hubOut.delete(repository);
+        hubSentAt.set(repository, clock.now());
+      }
     }
     if (outcome.aborted) return;
     pending.delete(entry.tag);
@@ -749,6 +777,22 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
           !knownPush.has(decision.tag) ||
           (knownPush.get(decision.tag) ?? 0) < decision.pushedAt
         ) {
+          // A push from before the app's trigger, stall or failure of it answers none of them.
+          const since = Math.max(
+            awaiting.get(decision.tag)?.since ?? Number.NEGATIVE_INFINITY,
+            stalled.get(decision.tag) ?? Number.NEGATIVE_INFINITY,
+            failed.get(decision.tag) ?? Number.NEGATIVE_INFINITY,
+          );
+          if (decision.pushedAt < since - futureSlack) {
+            knownPush.set(decision.tag, decision.pushedAt);
+            continue;
+          }
+          // As its webhook would: built after what its pending trigger was for, it is not owed.
+          const owed = pending.get(decision.tag);
+          const after = owed === undefined ? undefined : changedAt.get(owed.after);
+          if (after !== undefined && decision.pushedAt > after && !awaiting.has(decision.tag)) {
+            satisfy(decision.tag);
+          }
           pushed(decision.tag, decision.pushedAt, decision.pushedAt);
           pushStamp.set(decision.tag, String(Math.floor(decision.pushedAt / 1000)));
         }
