@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/create-logger';
 import type { ChainEvent, ChainNode, Clock, TriggerBuild, TriggerOutcome } from '../types';
+import { forEachAtMost } from '../timing/for-each-at-most';
 
 /** The event that says a trigger was given up: its tag, when, and why (secrets scrubbed). */
 export function givenUpEvent(
@@ -62,23 +63,19 @@ export async function kickOffRoots(deps: KickOffRootsDeps): Promise<TriggerOutco
     groups.set(key, [...(groups.get(key) ?? []), root.id]);
   }
   const outcomes: TriggerOutcome[] = [];
-  const work = [...groups.values()];
-  let next = 0;
-  const worker = async () => {
-    while (next < work.length) {
-      const group = work[next++] as string[];
-      for (const [index, id] of group.entries()) {
-        if (index > 0) {
-          try {
-            await deps.clock.sleep(deps.delay, deps.signal);
-          } catch {
-            return;
-          }
+  await forEachAtMost([...groups.values()], deps.concurrency, async (group) => {
+    for (const [index, id] of group.entries()) {
+      // Shutdown: no group starts, and none goes on.
+      if (deps.signal?.aborted === true) return;
+      if (index > 0) {
+        try {
+          await deps.clock.sleep(deps.delay, deps.signal);
+        } catch {
+          return;
         }
-        outcomes.push(await kickOff({ ...deps, firstTag: id }));
       }
+      outcomes.push(await kickOff({ ...deps, firstTag: id }));
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(deps.concurrency, work.length) }, worker));
+  });
   return outcomes;
 }

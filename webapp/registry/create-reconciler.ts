@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/create-logger';
 import type { Clock } from '../types';
+import { forEachAtMost } from '../timing/for-each-at-most';
 import { futureSlack, type ChainKnowledge } from '../chain/create-propagator';
 import { HubApiError, type HubApi } from './create-hub-api';
 import { planReconciliation, type ReconcileDecision } from '../chain/plan-reconciliation';
@@ -137,20 +138,15 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   };
 
   const lookOnce = async () => {
-    const work = [...repositories];
     const problems: string[] = [];
     let aborted = false;
-    let next = 0;
-    const worker = async () => {
-      while (next < work.length) {
-        const [where, tags] = work[next++] as [string, Map<string, string>];
-        const problem = await readRepository(where, tags);
-        if (problem === 'aborted') aborted = true;
-        else if (problem !== null)
-          problems.push(work.length > 1 ? `${where}: ${problem}` : problem);
+    await forEachAtMost([...repositories], readsAtOnce, async ([where, tags]) => {
+      const problem = await readRepository(where, tags);
+      if (problem === 'aborted') aborted = true;
+      else if (problem !== null) {
+        problems.push(repositories.size > 1 ? `${where}: ${problem}` : problem);
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(readsAtOnce, work.length) }, worker));
+    });
     if (aborted) return;
     lastLook = deps.clock.now();
     outcome = problems.length === 0 ? 'ok' : problems.join('; ');

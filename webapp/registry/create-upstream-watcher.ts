@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../types';
+import { forEachAtMost } from '../timing/for-each-at-most';
 import { HubApiError, type HubApi } from './create-hub-api';
 import type { ImageRef } from '../chain/parse-image-ref';
 
@@ -131,14 +132,9 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
 
   async function lookOnce(): Promise<{ changed: string[] }> {
     const changed = new Set<ImageState>();
-    let next = 0;
-    const work = async () => {
-      while (next < states.length) {
-        const state = states[next++] as ImageState;
-        if (await read(state)) changed.add(state);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(upstreamReadsAtOnce, states.length) }, work));
+    await forEachAtMost(states, upstreamReadsAtOnce, async (state) => {
+      if (await read(state)) changed.add(state);
+    });
     // Keep the configured order, whatever order the answers came in.
     return { changed: states.filter((state) => changed.has(state)).map(displayOf) };
   }
