@@ -273,15 +273,20 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     return Math.max(due, last + deps.delay);
   };
 
-  /** The nodes that are owed, pending or awaited, or built from one that is. O(nodes+edges). */
+  /**
+   * Whether `id` is still to move: owed, pending or awaited, or built from a node that is
+   * (`moving`, filled in build order). A blocked node does not move until it is freed.
+   */
+  const moves = (id: string, moving: ReadonlySet<string>): boolean =>
+    !blockedBy.has(id) &&
+    (owedSince(id) !== undefined ||
+      inFlight(id) ||
+      (byId.get(id) as ChainNode).parents.some((parent) => moving.has(parent)));
+
+  /** Every node that is still to move. O(nodes+edges). */
   const movingNodes = (): Set<string> => {
     const moving = new Set<string>();
-    for (const id of order) {
-      const node = byId.get(id) as ChainNode;
-      if (inFlight(id) || owedSince(id) !== undefined || node.parents.some((p) => moving.has(p))) {
-        moving.add(id);
-      }
-    }
+    for (const id of order) if (moves(id, moving)) moving.add(id);
     return moving;
   };
 
@@ -316,7 +321,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       if (owed && !pending.has(id) && !heldBack && blocker === undefined) {
         const after = latestParent(id);
         const stamp = pushStamp.get(after);
-        queue({
+        schedule({
           tag: id,
           dueAt: spaced(id, dueOf(id)),
           after,
@@ -333,7 +338,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
           newlyQueued.push(id);
         }
       }
-      if (blocker === undefined && (owed || inFlight(id) || heldBack)) moving.add(id);
+      if (moves(id, moving)) moving.add(id);
       if (wave?.members.has(id) === true) {
         if (moving.has(id) || failed.has(id)) wave.built.delete(id);
         else if (blocker === undefined && !wave.failed.has(id)) wave.built.add(id);
@@ -484,10 +489,6 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       entry.timer = undefined;
       entry.sending = send(entry);
     }, entry.dueAt - clock.now());
-  };
-
-  const queue = (entry: Pending) => {
-    schedule(entry);
   };
 
   // A trigger that throws (it should not) counts as failed rather than crashing the process.
