@@ -1,9 +1,8 @@
 import { createPropagator } from '../../../webapp/chain/create-propagator';
-import { planReconciliation } from '../../../webapp/chain/plan-reconciliation';
-import type { ChainEvent, ChainNode, TriggerOutcome } from '../../../webapp/types';
-import type { PendingTrigger } from '../../../webapp/chain/create-journal';
+import type { ChainNode } from '../../../webapp/types';
 import { flush, memoryJournal } from '../../helpers/app';
 import { captureLogs } from '../../helpers/logs';
+import { ok, refused, startPlanner, type PlannerOptions } from '../../helpers/planner';
 import { ManualTimers } from '../../helpers/timers';
 
 const S = 1000;
@@ -20,8 +19,6 @@ const node = (
   service: 'test',
   ...(hub ? { hubRepository: hub } : {}),
 });
-const ok: TriggerOutcome = { ok: true, dryRun: false, attempts: 1, status: 200 };
-const refused: TriggerOutcome = { ok: false, dryRun: false, attempts: 1, reason: 'refused (401)' };
 const diamond = [
   node('base'),
   node('svc-a', ['base']),
@@ -29,64 +26,9 @@ const diamond = [
   node('app', ['svc-a', 'svc-b']),
 ];
 
-function plan(
-  nodes: ChainNode[],
-  opts: {
-    journal?: PendingTrigger[];
-    timers?: ManualTimers;
-    answer?: (id: string) => TriggerOutcome;
-    startedAt?: number;
-  } = {},
-) {
-  const timers = opts.timers ?? new ManualTimers();
-  const sent: { id: string; at: number }[] = [];
-  const events: ChainEvent[] = [];
-  const journal = memoryJournal(opts.journal ?? []);
-  const logs = captureLogs();
-  const propagator = createPropagator({
-    nodes,
-    delay: DELAY,
-    longestDelay: 86400 * S,
-    log: logs.log,
-    trigger: async (id) => {
-      sent.push({ id, at: timers.now() });
-      return (opts.answer ?? (() => ok))(id);
-    },
-    clock: timers,
-    journal,
-    stallTimeout: 5 * 3600 * S,
-    stallRetrigger: false,
-    concurrency: 4,
-    graphName: 'chains.yml',
-    onEvent: (e) => events.push(e),
-  });
-  const advance = async (ms: number) => {
-    timers.advance(ms);
-    await flush();
-    await flush();
-  };
-  const push = (id: string) => propagator.accept(id, String(Math.floor(timers.now() / 1000)));
-  const ids = () => sent.map((e) => e.id);
-  const startedAt = opts.startedAt ?? timers.now();
-  const look = (registry: Record<string, number>) => {
-    const known = propagator.knowledge();
-    const decisions = planReconciliation(
-      {
-        nodes,
-        now: timers.now(),
-        startedAt,
-        delay: DELAY,
-        window: 24 * 3600 * S,
-        tolerance: 60 * S,
-        ...known,
-      },
-      new Map(Object.entries(registry).map(([k, v]) => [k, { pushedAt: v }])),
-    );
-    propagator.reconcile(decisions);
-    return decisions;
-  };
-  return { timers, propagator, sent, ids, events, advance, push, journal, look, logs };
-}
+/** The planner with this file's delay, on `timers` when a restart shares them. */
+const plan = (nodes: ChainNode[], options: Omit<PlannerOptions, 'delay' | 'stallTimeout'> = {}) =>
+  startPlanner(nodes, { delay: DELAY, stallTimeout: 5 * 3600 * S, ...options });
 
 describe('the wave planner, where a review found it wrong', () => {
   it('keeps a build awaited across a restart on the same disk, whatever older push the registry shows', async () => {

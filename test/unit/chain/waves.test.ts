@@ -1,7 +1,8 @@
 import { createPropagator } from '../../../webapp/chain/create-propagator';
-import type { ChainEvent, ChainNode, TriggerOutcome } from '../../../webapp/types';
+import type { ChainNode, TriggerOutcome } from '../../../webapp/types';
 import { flush, memoryJournal } from '../../helpers/app';
 import { captureLogs } from '../../helpers/logs';
+import { ok, refused, startPlanner } from '../../helpers/planner';
 import { ManualTimers } from '../../helpers/timers';
 
 const S = 1000;
@@ -16,42 +17,9 @@ const node = (id: string, parents: string[] = [], upstream: string[] = []): Chai
   ...(id.startsWith('hub/') ? { hubRepository: 'hub/one' } : {}),
 });
 
-/** The planner on manual timers, every trigger answered at once as `answer` says. */
-function plan(nodes: ChainNode[], answer: (id: string) => TriggerOutcome = () => ok) {
-  const timers = new ManualTimers();
-  const sent: { id: string; at: number }[] = [];
-  const events: ChainEvent[] = [];
-  const start = timers.now();
-  const propagator = createPropagator({
-    nodes,
-    delay: DELAY,
-    longestDelay: 86400 * S,
-    log: captureLogs().log,
-    trigger: async (id) => {
-      sent.push({ id, at: timers.now() - start });
-      return answer(id);
-    },
-    clock: timers,
-    journal: memoryJournal(),
-    stallTimeout: 3600 * S,
-    stallRetrigger: false,
-    concurrency: 4,
-    graphName: 'chains.yml',
-    onEvent: (event) => events.push(event),
-  });
-  /** moves the clock on by `ms`, letting each trigger's answer come in */
-  const advance = async (ms: number) => {
-    timers.advance(ms);
-    await flush();
-  };
-  // Docker Hub's pushed_at, in whole seconds: each push of these tests is a new one
-  const push = (id: string) => propagator.accept(id, String(Math.floor(timers.now() / 1000)));
-  const ids = () => sent.map((entry) => entry.id);
-  return { timers, propagator, sent, ids, events, advance, push, start };
-}
-
-const ok: TriggerOutcome = { ok: true, dryRun: false, attempts: 1, status: 200 };
-const refused: TriggerOutcome = { ok: false, dryRun: false, attempts: 1, reason: 'refused (401)' };
+/** The planner with this file's delay, every trigger answered as `answer` says. */
+const plan = (nodes: ChainNode[], answer: (id: string) => TriggerOutcome = () => ok) =>
+  startPlanner(nodes, { delay: DELAY, stallTimeout: 3600 * S, answer });
 
 const diamond = [
   node('base'),
