@@ -217,6 +217,19 @@ export const settings = {
     schema: optionalToken,
     secret: true,
   }),
+  /** GITHUB_WEBHOOK_SECRET: the secret of a GitHub webhook sent to /github; keep it out of this file */
+  githubWebhookSecret: setting({
+    env: 'GITHUB_WEBHOOK_SECRET',
+    default: undefined,
+    secret: true,
+    schema: z
+      .string()
+      .regex(
+        /^\S{16,256}$/,
+        'must be 16 to 256 characters without spaces (e.g. openssl rand -hex 32)',
+      )
+      .optional(),
+  }),
   /** RECONCILE_INTERVAL: seconds between two reads of the tags' last pushes (0: never) */
   reconcileInterval: setting({
     env: 'RECONCILE_INTERVAL',

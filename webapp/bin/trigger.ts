@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<void> {
   }
   const node = graph.nodes.find((entry) => entry.id === tag) as (typeof graph.nodes)[number];
   if (command.dryRun) {
-    const request = describeRequest(
+    const request = await describeRequest(
       createNodeTargets(config).get(tag) as BuildTarget,
       node.image.tag,
     );

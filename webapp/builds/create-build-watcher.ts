@@ -6,6 +6,9 @@ import type { BuildRun, BuildState, Clock } from '../types';
 import { redact } from '../secrets/redact';
 import { hasEnded, type BuildTarget } from './targets/build-target';
 
+/** ms: a run created this long before the trigger's answer may still be the one it started */
+const findSlack = 60_000;
+
 /** Reads in a row that fail before the app says that a run cannot be read. */
 export const failedReadsBeforeWarning = 3;
 
@@ -31,10 +34,12 @@ export interface BuildWatcherDeps {
   followFor: number;
   /** a run failed or was cancelled: called once per run */
   onFailed(tag: string, run: BuildRun): void;
+  /** a run succeeded: its build counts as the node's push; called once per run */
+  onSucceeded?(tag: string, run: BuildRun): void;
 }
 
 /** What the watcher needs of a build target: how to read its runs, and what to scrub. */
-export type FollowedTarget = Pick<BuildTarget, 'runs' | 'cannotFollow' | 'secrets'>;
+export type FollowedTarget = Pick<BuildTarget, 'name' | 'runs' | 'cannotFollow' | 'secrets'>;
 
 /** What the app knows of one tag's latest build. */
 export interface BuildStatus {
@@ -55,6 +60,11 @@ export interface BuildWatcher {
   started(tag: string, run: BuildRun | undefined): void;
   /** `tag` was pushed (webhook or registry): its run no longer needs reading. */
   pushed(tag: string): void;
+  /**
+   * A verified delivery says how a run of `service` (a target's name) stands: it counts as a
+   * read of the run when one of that service is followed with that id. Whether it was.
+   */
+  heard(service: string, id: string, state: BuildState, url: string | null): boolean;
   /** `tag` counts as stalled: its run is no longer read. */
   stalled(tag: string): void;
   /** Says once why builds are not followed, when they cannot be. */
@@ -66,11 +76,15 @@ export interface BuildWatcher {
 
 interface Followed {
   run: BuildRun;
+  /** ms: the trigger's answer named no run; it is looked for among the runs created since */
+  finding?: number | undefined;
   timer?: unknown;
   /** ms: no read starts after this */
   until: number;
   /** reads in a row that failed */
   failures: number;
+  /** its end was acted on: a read and a delivery that both tell it count once */
+  settled?: boolean;
   /** the reason said in the warning, while reads still fail */
   unreadable?: string | undefined;
   stopped?: string;
@@ -123,8 +137,8 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
   const readOnce = async (tag: string, run: BuildRun): Promise<ReadResult> => {
     const reader = readerOf(tag);
     if (reader === undefined) return { kind: 'none' };
-    const { url, headers } = reader.request(run);
     try {
+      const { url, headers } = await reader.request(run);
       const response = await sendRequest(
         url,
         { method: 'GET', headers, dispatcher: deps.dispatcher, keepBody: true },
@@ -162,6 +176,39 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       );
       log.debug({ run: run.id }, `reading run ${run.id} failed: ${message}`);
       return { kind: 'failed', reason: `the read failed: ${message}` };
+    }
+  };
+
+  /** Looks once for the run `tag`'s trigger started since `since`; undefined while not found. */
+  const findOnce = async (tag: string, since: number): Promise<ReadResult | BuildRun> => {
+    const finder = readerOf(tag)?.find;
+    if (finder === undefined) return { kind: 'none' };
+    try {
+      const { url, headers } = await finder.request(since);
+      const response = await sendRequest(
+        url,
+        { method: 'GET', headers, dispatcher: deps.dispatcher, keepBody: true },
+        { deadline: deps.timeout, maxBytes: runAnswerLimit, signal: shutdown.signal },
+      );
+      if (shutdown.signal.aborted) return { kind: 'none' };
+      if (response.status === 401 || response.status === 403 || response.status === 404) {
+        stopFollowing(tag, `listing runs answered ${response.status}: ${readerOf(tag)?.denied}`);
+        return { kind: 'none' };
+      }
+      if (response.status !== 200 || response.body === undefined) {
+        return { kind: 'failed', reason: `listing runs answered ${response.status}` };
+      }
+      const taken = new Set(
+        [...builds].filter(([other]) => other !== tag).map(([, { run }]) => run.id),
+      );
+      return finder.read(response.body, tag, since, taken) ?? { kind: 'none' };
+    } catch (err) {
+      if (shutdown.signal.aborted) return { kind: 'none' };
+      const message = redact(
+        err instanceof Error ? err.message : 'request failed',
+        deps.targetOf(tag).secrets,
+      );
+      return { kind: 'failed', reason: `listing runs failed: ${message}` };
     }
   };
 
@@ -203,6 +250,20 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       );
       return;
     }
+    if (followed.finding !== undefined) {
+      const found = await findOnce(tag, followed.finding);
+      if (builds.get(tag) !== followed || followed.stopped !== undefined) return;
+      if (shutdown.signal.aborted) return;
+      if ('kind' in found) {
+        if (found.kind === 'failed') failed(tag, followed, found.reason);
+        next(tag, followed);
+        return;
+      }
+      followed.finding = undefined;
+      followed.failures = 0;
+      followed.run = found;
+      log.info({ tag, run: link(found) }, `found the run of ${tag}: ${link(found)}`);
+    }
     const read = await readOnce(tag, followed.run);
     // Superseded by a newer build of the tag, pushed, stalled or closed while it was read.
     if (builds.get(tag) !== followed || followed.stopped !== undefined) return;
@@ -223,21 +284,29 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       followed.unreadable = undefined;
       followed.run = { ...followed.run, state: read.state, url: read.url ?? followed.run.url };
     }
+    if (!settle(tag, followed)) next(tag, followed);
+  };
+
+  /** Acts on a run that has ended, once; whether it has. */
+  const settle = (tag: string, followed: Followed): boolean => {
     const { run } = followed;
-    if (hasEnded(run.state)) {
-      if (run.state === 'success') {
-        log.info({ tag, run: run.url ?? run.id }, `build of ${tag} succeeded`);
-        return;
-      }
-      const what = run.state === 'failure' ? 'failed' : 'was cancelled';
-      log.error(
-        { tag, run: run.url ?? run.id, state: run.state },
-        `build of ${tag} ${what}: ${link(run)}`,
-      );
-      deps.onFailed(tag, run);
-      return;
+    if (!hasEnded(run.state)) return false;
+    if (followed.settled === true) return true;
+    followed.settled = true;
+    if (followed.timer !== undefined) clock.clearTimeout(followed.timer);
+    followed.timer = undefined;
+    if (run.state === 'success') {
+      log.info({ tag, run: run.url ?? run.id }, `build of ${tag} succeeded`);
+      deps.onSucceeded?.(tag, run);
+      return true;
     }
-    next(tag, followed);
+    const what = run.state === 'failure' ? 'failed' : 'was cancelled';
+    log.error(
+      { tag, run: run.url ?? run.id, state: run.state },
+      `build of ${tag} ${what}: ${link(run)}`,
+    );
+    deps.onFailed(tag, run);
+    return true;
   };
 
   const finish = (tag: string, why: string) => {
@@ -255,6 +324,18 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       const previous = builds.get(tag);
       if (previous?.timer !== undefined) clock.clearTimeout(previous.timer);
       builds.delete(tag);
+      if (run === undefined && readerOf(tag)?.find !== undefined) {
+        // Runs created a little before the trigger's answer count: the servers' clocks differ.
+        const followed: Followed = {
+          run: { id: '', url: null, state: 'requested' },
+          finding: clock.now() - findSlack,
+          until: clock.now() + deps.followFor,
+          failures: 0,
+        };
+        builds.set(tag, followed);
+        next(tag, followed);
+        return;
+      }
       if (run === undefined) {
         if (readerOf(tag) !== undefined && !unnamed) {
           unnamed = true;
@@ -274,6 +355,16 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
     },
     stalled(tag) {
       finish(tag, 'the tag stalled');
+    },
+    heard(service, id, state, url) {
+      for (const [tag, followed] of builds) {
+        if (followed.run.id !== id || deps.targetOf(tag).name !== service) continue;
+        if (followed.stopped !== undefined || followed.finding !== undefined) return false;
+        followed.run = { ...followed.run, state, url: url ?? followed.run.url };
+        settle(tag, followed);
+        return true;
+      }
+      return false;
     },
     start() {
       for (const why of new Set(deps.targets.map((target) => target.cannotFollow))) {

@@ -2,6 +2,7 @@ import { createSchedule, describeSchedule } from '../clock/create-schedule';
 import type { Config } from '../config';
 import { orderGraph } from '../chain/order-graph';
 import { createNodeTargets } from './prepare-triggers';
+import { repositoryName } from '../chain/parse-image-ref';
 
 /**
  * The build order of the configured graph as text, level by level: each image with what it
@@ -14,9 +15,7 @@ export function describeGraph(config: Config, now: Date): string {
   if (!ordered.ok) return `the graph has a cycle: ${ordered.cycle.join(' -> ')}\n`;
   const targets = createNodeTargets(config);
   const byId = new Map(graph.nodes.map((node) => [node.id, node]));
-  const repositories = new Set(
-    graph.nodes.map((node) => `${node.image.namespace}/${node.image.repository}`),
-  );
+  const repositories = new Set(graph.nodes.map((node) => repositoryName(node.image)));
   const lines = [
     `${graph.file ?? 'TAG_SEQUENCE'}: ${graph.nodes.length} image(s) in ${repositories.size} repositor${repositories.size === 1 ? 'y' : 'ies'}, ${graph.upstream.length} upstream image(s) watched`,
   ];

@@ -1,4 +1,4 @@
-import type { ImageRef } from '../chain/parse-image-ref';
+import { isOnDockerHub, type ImageRef } from '../chain/parse-image-ref';
 import { readSettings, type SettingsTable } from '../settings/read-settings';
 import { targets, type TargetConfig, type TargetName } from './targets/create-target';
 
@@ -95,6 +95,13 @@ export function readNodeBuild(
     return { problems: [`target: must be ${targetNames.join(', ')}`] };
   }
   const target = name as TargetName;
+  if (target === 'dockerhub' && !isOnDockerHub(image)) {
+    return {
+      problems: [
+        `target: dockerhub builds only images on Docker Hub, and ${image.display} is on ${image.registry}: build it with github or gitlab`,
+      ],
+    };
+  }
   const table = targets[target].settings as SettingsTable;
   const own: Record<string, string> = fields[target];
   const problems: string[] = [];

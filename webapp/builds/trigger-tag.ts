@@ -115,8 +115,8 @@ async function sendOnce(
   tag: string,
   deps: TriggerDeps,
 ): Promise<{ status?: number; error?: string; body?: string }> {
-  const { url, headers, body } = deps.target.request(tag);
   try {
+    const { url, headers, body } = await deps.target.request(tag);
     const answer = await sendRequest(
       url,
       {

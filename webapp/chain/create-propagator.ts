@@ -114,6 +114,11 @@ export interface Propagator {
   rebuild(node: string, why: string): void;
   /** `node`'s build failed or was cancelled: its push is no longer awaited. */
   buildFailed(node: string): void;
+  /**
+   * `node`'s build ended well (its CI run succeeded): it counts as its push now. What tells of
+   * that push later (Docker Hub's webhook, the tags API) within a minute is the same push.
+   */
+  buildEnded(node: string): Decision;
   knowledge(): ChainKnowledge;
   /** Schedules what the journal says is owed; what is overdue is sent at once. */
   resume(): number;
@@ -723,7 +728,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   };
   const dueAtOf = (id: string) => (pending.get(id) as Pending).dueAt;
 
-  return {
+  const api: Propagator = {
     accept(id, pushedAt) {
       if (!byId.has(id)) throw new Error(`not a node of the graph`);
       const pushedMs = believablePush(pushedAt);
@@ -828,6 +833,12 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       forced.set(id, tick());
       startWave(why, [id, ...descendants([id])]);
       plan();
+    },
+    buildEnded(id) {
+      const decision = api.accept(id, String(clock.now() / 1000));
+      const until = clock.now() + futureSlack;
+      knownPush.set(id, Math.max(until, knownPush.get(id) ?? until));
+      return decision;
     },
     buildFailed(id) {
       if (!awaiting.has(id)) return;
@@ -942,4 +953,5 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       await Promise.all([...pending.values()].map((entry) => entry.sending));
     },
   };
+  return api;
 }

@@ -243,7 +243,7 @@ export function parseGraphFile<B>(
         parent = parseImageRef(text);
       } catch (err) {
         const message = (err as Error).message;
-        const prefix = `'${text}' is not a Docker Hub image reference: `;
+        const prefix = `'${text}' is not an image reference: `;
         const why = message.startsWith(prefix) ? message.slice(prefix.length) : message;
         at(
           line,

@@ -1,41 +1,60 @@
-/** One image tag on Docker Hub, e.g. library/alpine:3.20. */
+/** One image tag: on Docker Hub (library/alpine:3.20), or on a registry it names by host. */
 export interface ImageRef {
+  /**
+   * The registry host (with its port) the reference names, lower case: `docker.io` for Docker
+   * Hub named with a host. Left out for a Docker Hub image named without one.
+   */
+  registry?: string;
+  /** the path before the last part of the name: the Docker Hub namespace, or '' for none */
   namespace: string;
   repository: string;
   tag: string;
-  /** namespace/repository:tag, always with the namespace, so that two spellings compare equal */
+  /**
+   * namespace/repository:tag for Docker Hub, whichever way it is spelled, so that two spellings
+   * compare equal; host/path:tag for any other registry
+   */
   display: string;
 }
 
 // Docker's own grammar for one path component and for a tag; uppercase is not allowed in a name.
 const NAME_PART = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const HOST =
+  /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
+/** The names Docker Hub's registry goes by. */
+const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+/** Whether the first part of a name is a registry host, by Docker's own rule. */
+function isHost(part: string): boolean {
+  return part.includes('.') || part.includes(':') || part.toLowerCase() === 'localhost';
+}
 
 /**
- * Reads a Docker Hub image reference: `alpine:3.20` (an official image, namespace `library`),
- * `acme/base` (tag `latest`) or `acme/base:1.2`. Throws an Error that says what is wrong.
+ * Reads an image reference: `alpine:3.20` (an official image, namespace `library`), `acme/base`
+ * (tag `latest`), `acme/base:1.2`, or one on a registry named by its host:
+ * `ghcr.io/acme/svc:a`, `registry.example.com:5000/team/app`, `docker.io/library/alpine:3.20`.
+ * Throws an Error that says what is wrong.
  */
 export function parseImageRef(text: string): ImageRef {
   const fail = (why: string): never => {
-    throw new Error(`'${text}' is not a Docker Hub image reference: ${why}`);
+    throw new Error(`'${text}' is not an image reference: ${why}`);
   };
   if (text.length === 0) fail('it is empty');
   if (/\s/.test(text)) fail('it contains a space');
   if (text.includes('@')) fail('digests (@sha256:...) are not supported, name a tag');
 
-  const slash = text.lastIndexOf('/');
-  const colon = text.indexOf(':', slash + 1);
-  const name = colon === -1 ? text : text.slice(0, colon);
-  const tag = colon === -1 ? 'latest' : text.slice(colon + 1);
-  const parts = name.split('/');
+  const parts = text.split('/');
+  const host = parts.length > 1 && isHost(parts[0] as string) ? (parts.shift() as string) : '';
+  const registry = host.toLowerCase();
+  if (host !== '' && !HOST.test(registry)) fail(`'${host}' is not a registry host`);
+  const hub = host === '' || DOCKER_HUB_HOSTS.has(registry);
+  const last = parts.pop() as string;
+  const colon = last.indexOf(':');
+  parts.push(colon === -1 ? last : last.slice(0, colon));
+  const tag = colon === -1 ? 'latest' : last.slice(colon + 1);
 
-  const first = parts[0] as string;
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost')) {
-    fail(
-      `'${first}' is a registry host; only Docker Hub images are supported, write them without a host`,
-    );
-  }
-  if (parts.length > 2) fail('Docker Hub names have at most one slash (namespace/repository)');
+  if (hub && parts.length > 2)
+    fail('Docker Hub names have at most one slash (namespace/repository)');
   if (parts.some((part) => part.length === 0)) fail('a part of the name is empty');
   for (const part of parts) {
     if (part !== part.toLowerCase()) fail(`'${part}' has uppercase letters`);
@@ -46,9 +65,32 @@ export function parseImageRef(text: string): ImageRef {
   if (tag.length === 0) fail('the tag after ":" is empty');
   if (!TAG.test(tag)) fail(`'${tag}' is not a valid tag`);
 
-  const namespace = parts.length === 2 ? first : 'library';
-  const repository = parts[parts.length - 1] as string;
-  return { namespace, repository, tag, display: `${namespace}/${repository}:${tag}` };
+  const repository = parts.pop() as string;
+  const namespace = hub ? (parts[0] ?? 'library') : parts.join('/');
+  const path = namespace === '' ? repository : `${namespace}/${repository}`;
+  return {
+    ...(host === '' ? {} : { registry: hub ? 'docker.io' : registry }),
+    namespace,
+    repository,
+    tag,
+    display: hub ? `${path}:${tag}` : `${registry}/${path}:${tag}`,
+  };
+}
+
+/** Whether `image` is on Docker Hub, however it was named. */
+export function isOnDockerHub(image: ImageRef): boolean {
+  return image.registry === undefined || image.registry === 'docker.io';
+}
+
+/** The repository, as people name it: acme/svc on Docker Hub, ghcr.io/acme/svc elsewhere. */
+export function repositoryName(image: ImageRef): string {
+  const path = repositoryPath(image);
+  return isOnDockerHub(image) ? path : `${image.registry}/${path}`;
+}
+
+/** The repository's path on its registry: library/alpine, acme/svc, team/sub/app. */
+export function repositoryPath(image: ImageRef): string {
+  return image.namespace === '' ? image.repository : `${image.namespace}/${image.repository}`;
 }
 
 /**

@@ -18,13 +18,12 @@ export interface ReconciledChain {
   reconcile(decisions: readonly ReconcileDecision[]): void;
 }
 
-/** A node of the graph, with the Docker Hub tag that holds its image. */
+/** A node of the graph, with the Docker Hub tag that holds its image, when it is there. */
 export interface ReconciledNode {
   id: string;
   parents: readonly string[];
-  namespace: string;
-  repository: string;
-  tag: string;
+  /** left out for an image on another registry: it has no push times to read */
+  hub?: { namespace: string; repository: string; tag: string };
 }
 
 /** Repositories read at once in one look: a graph over many must not open a connection each. */
@@ -67,10 +66,11 @@ export function createReconciler(deps: ReconcilerDeps): Reconciler {
   const registry = new Map<string, { pushedAt: number }>();
   // One read per repository, however many of its tags are nodes.
   const repositories = new Map<string, Map<string, string>>();
-  for (const node of nodes) {
-    const name = `${node.namespace}/${node.repository}`;
+  for (const { id, hub } of nodes) {
+    if (hub === undefined) continue;
+    const name = `${hub.namespace}/${hub.repository}`;
     const tags = repositories.get(name) ?? new Map<string, string>();
-    tags.set(node.tag, node.id);
+    tags.set(hub.tag, id);
     repositories.set(name, tags);
   }
   let lastLook: number | undefined;

@@ -1,14 +1,13 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../types';
 import { forEachAtMost } from '../timing/for-each-at-most';
-import { HubApiError, type HubApi } from './create-hub-api';
 import type { ImageRef } from '../chain/parse-image-ref';
 
 /** How many images one look reads at a time: a long list must not open a connection each. */
 export const upstreamReadsAtOnce = 4;
 
 export interface UpstreamStatus {
-  /** namespace/repository:tag */
+  /** namespace/repository:tag on Docker Hub, host/path:tag elsewhere */
   image: string;
   /** the digest that counts: the first one read, then each one that outlasted the quiet period */
   digest: string | null;
@@ -34,7 +33,11 @@ export interface UpstreamWatcher {
 
 export interface UpstreamWatcherDeps {
   images: readonly ImageRef[];
-  api: Pick<HubApi, 'getTag'>;
+  /**
+   * The image's digest now, undefined when its registry names none. Fails with an Error whose
+   * `kind` is 'aborted' at shutdown and 'not-found' for no such image or tag.
+   */
+  readDigest(image: ImageRef): Promise<string | undefined>;
   log: Logger;
   clock: Pick<Clock, 'now'>;
   /** ms a new digest must be read again and again before it counts; 0: at once */
@@ -105,9 +108,9 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
   };
 
   const read = async (state: ImageState): Promise<boolean> => {
-    const { namespace, repository, tag, display } = state.image;
+    const { display } = state.image;
     try {
-      const { digest } = await deps.api.getTag(namespace, repository, tag);
+      const digest = await deps.readDigest(state.image);
       if (state.error !== null) {
         deps.log.info({ image: display }, `upstream image ${display} can be read again`);
       }
@@ -117,11 +120,11 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
       return digest === undefined ? false : judge(state, digest);
     } catch (err) {
       // Shutdown is no outage.
-      if (err instanceof HubApiError && err.kind === 'aborted') return false;
+      if (kindOf(err) === 'aborted') return false;
       const reason = explain(err);
       if (state.error === null) {
         deps.log.warn(
-          { image: display, kind: err instanceof HubApiError ? err.kind : undefined },
+          { image: display, kind: kindOf(err) },
           `cannot read upstream image ${display}: ${reason}`,
         );
       }
@@ -172,7 +175,13 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
 const displayOf = (state: ImageState) => state.image.display;
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** What kind of failure a registry's reader threw, when it says. */
+function kindOf(err: unknown): string | undefined {
+  const kind = (err as { kind?: unknown } | null)?.kind;
+  return typeof kind === 'string' ? kind : undefined;
+}
+
 function explain(err: unknown): string {
-  if (err instanceof HubApiError && err.kind === 'not-found') return 'no such image or tag';
+  if (kindOf(err) === 'not-found') return 'no such image or tag';
   return err instanceof Error ? err.message : String(err);
 }

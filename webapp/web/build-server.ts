@@ -16,6 +16,8 @@ import type { StatusView } from './build-status-view';
 import { renderStatusPage } from './render-status-page';
 import { parseForm } from './parse-form';
 import { renderTokenPage, type TokenPageReason } from './render-token-page';
+import { isOnDockerHub } from '../chain/parse-image-ref';
+import { addGitHubRoute, type GitHubRouteDeps } from './add-github-route';
 
 export interface ServerDeps {
   config: Config;
@@ -27,6 +29,8 @@ export interface ServerDeps {
   clock: Pick<Clock, 'now'>;
   /** ms a whole request may take, body included, before it is answered 408 and closed */
   requestTimeout?: number;
+  /** acts on a verified GitHub delivery; left out, POST /github acts on nothing */
+  deliverGitHub?: GitHubRouteDeps['deliver'];
 }
 
 /** Docker Hub sends a few KiB at once; a request still arriving after this is not a delivery. */
@@ -89,12 +93,15 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   const graphAnswers = config.graph.file !== null;
   const parse = createDeliveryParser({
     hubUrl: config.hubUrl,
-    nodes: config.graph.nodes.map((node) => ({
-      id: node.id,
-      namespace: node.image.namespace,
-      repository: node.image.repository,
-      tag: node.image.tag,
-    })),
+    // Docker Hub's webhooks announce only images on Docker Hub.
+    nodes: config.graph.nodes
+      .filter((node) => isOnDockerHub(node.image))
+      .map((node) => ({
+        id: node.id,
+        namespace: node.image.namespace,
+        repository: node.image.repository,
+        tag: node.image.tag,
+      })),
     graphName: config.graph.file,
     callbackRequired: config.webhookSecrets.length === 0,
   });
@@ -233,6 +240,12 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
   });
 
   app.get('/healthz', async () => ({ ok: true }));
+
+  addGitHubRoute(app, {
+    secret: deps.deliverGitHub === undefined ? undefined : config.githubWebhookSecret,
+    log: deps.log.child({ unit: 'github' }),
+    deliver: deps.deliverGitHub ?? (() => ({ status: 204, description: 'not followed' })),
+  });
 
   const pageLog = deps.log.child({ unit: 'page' });
   const logRefusal = (request: FastifyRequest, level: 'warn' | 'debug', why: string) =>

@@ -5,6 +5,7 @@ import { orderGraph } from '../chain/order-graph';
 import type { SentNotification } from '../notify/create-notifier';
 import type { ReconcileStatus } from '../registry/create-reconciler';
 import type { UpstreamStatus } from '../registry/create-upstream-watcher';
+import type { DigestStatus } from '../registry/create-digest-watcher';
 
 /** What GET /status answers and the status page shows: never a secret. */
 export interface StatusView {
@@ -86,6 +87,10 @@ export interface GraphNodeView {
   /** ISO: the last push the registry showed, and the last one the app learnt of */
   registryPush: string | null;
   appPush: string | null;
+  /** for an image on a registry without push times: the digest it showed last */
+  digest?: string | null;
+  /** what is not as it should be: a build that succeeded without changing the digest, say */
+  warning?: string;
 }
 
 /** A wave: what started it and when, and how far it got. */
@@ -131,6 +136,8 @@ export interface StatusSources {
   builds: BuildsStatus;
   upstream: UpstreamStatus[];
   notifications: SentNotification[];
+  /** the digests of the nodes on registries without push times */
+  digests?: Record<string, DigestStatus>;
 }
 
 /** Whether a tag's run is known to be running now: read, not ended, and still readable. */
@@ -239,6 +246,7 @@ function buildGraphView(sources: StatusSources): GraphView {
       build: builds[node.id] ?? null,
       registryPush: reconciliation.registry[node.id] ?? null,
       appPush: chain.lastPush[node.id] ?? null,
+      ...digestOf(sources.digests?.[node.id]),
     }));
   return {
     file: graph.file,
@@ -247,6 +255,15 @@ function buildGraphView(sources: StatusSources): GraphView {
     wave: wave === null ? null : waveView(wave),
     lastWave: chain.lastWave === null ? null : waveView(chain.lastWave),
   };
+}
+
+/** What a node's digest read adds to its view: the digest, and a warning or a read's failure. */
+function digestOf(status: DigestStatus | undefined): Pick<GraphNodeView, 'digest' | 'warning'> {
+  if (status === undefined) return {};
+  const warning =
+    status.warning ??
+    (status.error === null ? undefined : `its digest cannot be read: ${status.error}`);
+  return { digest: status.digest, ...(warning === undefined ? {} : { warning }) };
 }
 
 function waveView(wave: WaveStatus): WaveView {

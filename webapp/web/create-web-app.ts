@@ -5,6 +5,16 @@ import { createBuildWatcher } from '../builds/create-build-watcher';
 import { createNodeTargets, describeWhere, prepareTriggers } from '../builds/prepare-triggers';
 import type { BuildTarget } from '../builds/targets/build-target';
 import { createJournal, type Journal } from '../chain/create-journal';
+import {
+  isOnDockerHub,
+  parseImageRef,
+  repositoryPath,
+  type ImageRef,
+} from '../chain/parse-image-ref';
+import type { GitHubEvent } from '../github/read-github-event';
+import { createDigestWatcher } from '../registry/create-digest-watcher';
+import { createOciRegistry } from '../registry/create-oci-registry';
+import type { GitHubAnswer } from './add-github-route';
 import { createPropagator, type Propagator } from '../chain/create-propagator';
 import { createSchedule } from '../clock/create-schedule';
 import { longestPropagationDelay, type Config } from '../config';
@@ -117,6 +127,12 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       propagator.buildFailed(tag);
       notifier.notify({ kind: 'build-failed', tag, run });
     },
+    // A CI build's end is its push: no registry webhook need come. Whatever tells of the push
+    // later (Docker Hub's webhook, a new digest) is the same build, and counts once.
+    onSucceeded: (tag) => {
+      propagator.buildEnded(tag);
+      if (digestNodes.has(tag)) void digests.built(tag);
+    },
   });
   // Every build this process starts is followed when its target names the run.
   const trigger: TriggerBuild = async (tag, signal) => {
@@ -160,12 +176,13 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     clock,
   });
   const reconciler = createReconciler({
-    nodes: graph.nodes.map((node) => ({
-      id: node.id,
-      parents: node.parents,
-      namespace: node.image.namespace,
-      repository: node.image.repository,
-      tag: node.image.tag,
+    nodes: graph.nodes.map(({ id, parents, image }) => ({
+      id,
+      parents,
+      // Docker Hub's tags API knows when each tag was pushed; other registries give digests only.
+      ...(isOnDockerHub(image)
+        ? { hub: { namespace: image.namespace, repository: image.repository, tag: image.tag } }
+        : {}),
     })),
     api,
     chain: propagator,
@@ -175,9 +192,37 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     startedAt,
   });
   const upstreamLog = log.child({ unit: 'upstream' });
+  const oci = createOciRegistry({
+    dispatcher: pool,
+    timeout: config.retry.timeout,
+    signal: shutdown.signal,
+    log: log.child({ unit: 'registry' }),
+    clock,
+    credentialsFor: config.registryCredentials,
+    retries: {
+      ...config.retry,
+      giveUpAfter: Math.min(config.retry.giveUpAfter, shortestPoll(config)),
+    },
+  });
+  // Docker Hub named without a host is read through its tags API, as it always was; an image
+  // named with its registry's host, through that registry's distribution API.
+  const readDigest = async (image: ImageRef) =>
+    image.registry === undefined
+      ? (await api.getTag(image.namespace, image.repository, image.tag)).digest
+      : oci.readDigest({ registry: image.registry, name: repositoryPath(image), tag: image.tag });
+  const digestNodes = new Set(
+    graph.nodes.filter((node) => !isOnDockerHub(node.image)).map((node) => node.id),
+  );
+  const digests = createDigestWatcher({
+    nodes: graph.nodes.filter((node) => digestNodes.has(node.id)),
+    readDigest,
+    onPushed: (tag) => propagator.accept(tag, String(Math.floor(clock.now() / 1000))),
+    log: log.child({ unit: 'digests' }),
+    clock,
+  });
   const upstream = createUpstreamWatcher({
     images: graph.upstream,
-    api,
+    readDigest,
     log: upstreamLog,
     clock,
     quiet: config.upstreamQuiet,
@@ -203,7 +248,11 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
   // The clock process triggers the roots on its schedule; this process follows the same one.
   const clockKickedOff = () => {
     for (const root of roots) {
-      if (!root.build.dryRun) propagator.expect(root.id, 'kick-off');
+      if (root.build.dryRun) continue;
+      propagator.expect(root.id, 'kick-off');
+      // The clock sent the dispatch, so its run is not known here: it is found among the
+      // workflow's runs, and its end is then this node's push.
+      if (targetOf(root.id).runs?.find !== undefined) builds.started(root.id, undefined);
     }
   };
   // The clock's own schedule, copied here for its next kick-off; once started, it also says when
@@ -224,8 +273,24 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       reconciliation: reconciler.status(),
       builds: builds.status(),
       upstream: upstream.status(),
+      digests: digests.status(),
       notifications: notifier.recent(),
     });
+
+  const deliverGitHub = (event: Exclude<GitHubEvent, { kind: 'ignored' }>): GitHubAnswer => {
+    if (event.kind === 'run-completed') {
+      const run = `run ${event.runId} of ${event.repository}`;
+      return builds.heard('github', event.runId, event.state, event.url)
+        ? { status: 200, description: `${run} ended: ${event.state}` }
+        : { status: 202, description: `${run} is not one this app follows` };
+    }
+    const id = imageIdOf(event.image);
+    if (id === undefined || !digestNodes.has(id)) {
+      return { status: 202, description: `${event.image} is not an image of the graph` };
+    }
+    digests.seen(id, event.digest);
+    return { status: 200, description: `${id} published as ${event.digest}` };
+  };
 
   const server = buildServer({
     config,
@@ -233,6 +298,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     propagator,
     status,
     clock,
+    deliverGitHub,
     ...(parts.requestTimeout === undefined ? {} : { requestTimeout: parts.requestTimeout }),
   });
   return {
@@ -253,6 +319,9 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       }
       if (config.reconcileInterval > 0) {
         running.push(startPolling(() => reconciler.look(), config.reconcileInterval, clock));
+        if (digestNodes.size > 0) {
+          running.push(startPolling(() => digests.look(), config.reconcileInterval, clock));
+        }
       }
       if (graph.upstream.length > 0) {
         running.push(startPolling(lookUpstream, config.upstreamPollInterval, clock));
@@ -270,6 +339,15 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       if (parts.dispatcher === undefined) await pool.close();
     },
   };
+}
+
+/** The node id an image reference names, however it is spelt; undefined for no image. */
+function imageIdOf(text: string): string | undefined {
+  try {
+    return parseImageRef(text).display;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What notifications and the page call this deployment: its repository, or its graph file. */

@@ -55,7 +55,16 @@ export function renderStatusPage(status: StatusView, now: number): string {
   const drawn = graph !== undefined && graph.file !== null ? graph : null;
   const tags =
     drawn === null ? status.tags.map((entry) => describeTag(entry, status, when, now)) : [];
-  const nodes = drawn === null ? [] : drawn.nodes.map((node) => describeNode(node, when, now));
+  const nodes =
+    drawn === null
+      ? []
+      : drawn.nodes.map((node) => {
+          const line = describeNode(node, when, now);
+          // A build that ended well without a new image is worth a look, whatever the state.
+          return node.warning === undefined
+            ? line
+            : { ...line, details: [...line.details, `warning: ${escape(node.warning)}`] };
+        });
   const states = [...tags, ...nodes].map((line) => line.state);
   const inFlight = graph?.wave != null && graph.wave.endedAt === undefined;
   const refresh = inFlight || states.some((state) => moving.has(state));

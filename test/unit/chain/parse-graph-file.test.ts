@@ -156,7 +156,7 @@ describe('parseGraphFile', () => {
 
   it('refuses a bad image reference with why', () => {
     expect(problemsOf(`images:\n${item('Acme/a')}`)).toEqual([
-      "line 2: image: 'Acme/a' is not a Docker Hub image reference: 'Acme' has uppercase letters",
+      "line 2: image: 'Acme/a' is not an image reference: 'Acme' has uppercase letters",
     ]);
   });
 
@@ -169,12 +169,12 @@ describe('parseGraphFile', () => {
   it('refuses a parent that is no image reference, itself, or one named twice', () => {
     expect(
       problemsOf(
-        `images:\n${item('acme/a', ['acme/a:latest'])}${item('acme/b', ['acme/a', 'acme/a:latest', 'ghcr.io/x/y'])}`,
+        `images:\n${item('acme/a', ['acme/a:latest'])}${item('acme/b', ['acme/a', 'acme/a:latest', 'ghcr.io/x/Y'])}`,
       ),
     ).toEqual([
       'line 3: from: acme/a:latest cannot be built from itself',
       'line 6: from: acme/a:latest is named twice',
-      "line 6: from: 'ghcr.io/x/y' is neither a node nor a valid image reference: 'ghcr.io' is a registry host; only Docker Hub images are supported, write them without a host",
+      "line 6: from: 'ghcr.io/x/Y' is neither a node nor a valid image reference: 'Y' has uppercase letters",
     ]);
     expect(problemsOf(`images:\n  - image: acme/a\n    from: [[x]]\n    build: {}\n`)).toEqual([
       'line 3: from: must be an image reference or a list of them',

@@ -17,10 +17,46 @@ describe('parseImageRef', () => {
   });
 
   it.each([
+    ['ghcr.io/acme/svc:a', 'ghcr.io', 'acme', 'svc', 'a', 'ghcr.io/acme/svc:a'],
+    ['quay.io/x/y:1', 'quay.io', 'x', 'y', '1', 'quay.io/x/y:1'],
+    [
+      'registry.example.com:5000/team/sub/app',
+      'registry.example.com:5000',
+      'team/sub',
+      'app',
+      'latest',
+      'registry.example.com:5000/team/sub/app:latest',
+    ],
+    ['localhost:5000/app', 'localhost:5000', '', 'app', 'latest', 'localhost:5000/app:latest'],
+    [
+      '127.0.0.1:5000/acme/svc:a',
+      '127.0.0.1:5000',
+      'acme',
+      'svc',
+      'a',
+      '127.0.0.1:5000/acme/svc:a',
+    ],
+    ['GHCR.io/acme/svc', 'ghcr.io', 'acme', 'svc', 'latest', 'ghcr.io/acme/svc:latest'],
+    // Docker Hub named with its host is the same image as without one.
+    [
+      'docker.io/library/alpine:3.20',
+      'docker.io',
+      'library',
+      'alpine',
+      '3.20',
+      'library/alpine:3.20',
+    ],
+    ['docker.io/alpine', 'docker.io', 'library', 'alpine', 'latest', 'library/alpine:latest'],
+    ['index.docker.io/acme/base:1', 'docker.io', 'acme', 'base', '1', 'acme/base:1'],
+  ])('reads %s on its registry', (text, registry, namespace, repository, tag, display) => {
+    expect(parseImageRef(text)).toEqual({ registry, namespace, repository, tag, display });
+  });
+
+  it.each([
     ['', /is empty/],
-    ['ghcr.io/x/y', /'ghcr.io' is a registry host/],
-    ['localhost:5000/x', /registry host/],
-    ['docker.io/library/alpine', /registry host/],
+    ['ghcr..io/x/y', /'ghcr..io' is not a registry host/],
+    ['docker.io/a/b/c', /at most one slash/],
+    ['ghcr.io/acme/Svc', /'Svc' has uppercase/],
     ['a/b/c', /at most one slash/],
     ['alpine@sha256:0123456789abcdef', /digests/],
     ['alpine:3.20@sha256:0123', /digests/],
@@ -38,9 +74,7 @@ describe('parseImageRef', () => {
   });
 
   it('quotes the text it rejects', () => {
-    expect(() => parseImageRef('ghcr.io/x/y')).toThrow(
-      "'ghcr.io/x/y' is not a Docker Hub image reference",
-    );
+    expect(() => parseImageRef('ghcr.io/x/Y')).toThrow("'ghcr.io/x/Y' is not an image reference");
   });
 });
 
@@ -59,11 +93,11 @@ describe('parseImageList', () => {
   it('names every bad item in one message', () => {
     let message = '';
     try {
-      parseImageList('alpine, ghcr.io/x/y, Acme/base,, alpine@sha256:00');
+      parseImageList('alpine, ghcr.io/x/Y, Acme/base,, alpine@sha256:00');
     } catch (err) {
       message = (err as Error).message;
     }
-    expect(message).toContain("'ghcr.io/x/y'");
+    expect(message).toContain("'ghcr.io/x/Y'");
     expect(message).toContain("'Acme/base'");
     expect(message).toContain('item 4 is empty');
     expect(message).toContain("'alpine@sha256:00'");

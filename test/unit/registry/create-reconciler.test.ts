@@ -23,9 +23,7 @@ function setup(answers: (() => { tags: RegistryTag[]; skipped: SkippedTag[] })[]
     nodes: TAGS.map((tag, index) => ({
       id: tag,
       parents: index === 0 ? [] : [TAGS[index - 1] as string],
-      namespace: 'acme',
-      repository: 'app',
-      tag,
+      hub: { namespace: 'acme', repository: 'app', tag },
     })),
     api: {
       listTags: async () => {

@@ -1,4 +1,4 @@
-import { HubApiError, type RegistryTag } from '../../../webapp/registry/create-hub-api';
+import { HubApiError } from '../../../webapp/registry/create-hub-api';
 import {
   createUpstreamWatcher,
   upstreamReadsAtOnce,
@@ -19,18 +19,15 @@ function setup(list = 'alpine:3.20, acme/base', quiet = 0) {
     log: logs.log,
     clock: { now: () => clock },
     quiet,
-    api: {
-      async getTag(namespace, repository, tag): Promise<RegistryTag> {
-        const image = `${namespace}/${repository}:${tag}`;
-        calls.push(image);
-        reads.most = Math.max(reads.most, ++reads.inFlight);
-        // Answers come a turn of the event loop later, as a socket's would.
-        await new Promise((resolve) => setImmediate(resolve));
-        reads.inFlight--;
-        const answer = answers.get(image);
-        if (answer instanceof Error) throw answer;
-        return { name: tag, pushedAt: 0, digest: answer };
-      },
+    async readDigest({ display: image }) {
+      calls.push(image);
+      reads.most = Math.max(reads.most, ++reads.inFlight);
+      // Answers come a turn of the event loop later, as a socket's would.
+      await new Promise((resolve) => setImmediate(resolve));
+      reads.inFlight--;
+      const answer = answers.get(image);
+      if (answer instanceof Error) throw answer;
+      return answer;
     },
   });
   return {

@@ -21,7 +21,8 @@ export interface BuildTarget {
   where: string;
   /** Strings that must never leave the process: scrubbed from anything logged. */
   secrets: string[];
-  request(tag: string): BuildRequest;
+  /** what to send; a promise where the credentials are made on demand (a GitHub App's) */
+  request(tag: string): BuildRequest | Promise<BuildRequest>;
   /** undefined when `status` means the build was started. */
   refusal(status: number): Refusal | undefined;
   /** The run a started build's answer names; when left out, the answer's body is not read. */
@@ -37,13 +38,31 @@ export interface BuildTarget {
   cannotFollow?: string;
 }
 
+/** A read: where, and with what headers. */
+export interface ReadRequest {
+  url: string;
+  headers: Record<string, string>;
+}
+
 /** Reads one run of a build target: what to ask, and what the answer says. */
 export interface RunReader {
-  request(run: BuildRun): { url: string; headers: Record<string, string> };
+  request(run: BuildRun): ReadRequest | Promise<ReadRequest>;
   /** the run's state and page from a 200's body; undefined when the body is not a run */
   read(body: string): { state: BuildState; url: string | null } | undefined;
   /** the likely cause when the read is refused (401, 403, 404): the token cannot read runs */
   denied: string;
+  /** How the run a trigger started is found, when the trigger's answer did not name it. */
+  find?: RunFinder;
+}
+
+/**
+ * Finds the run a trigger started among the runs created since (ms), when the target's answer
+ * named none: a server from before GitHub's return_run_details, say.
+ */
+export interface RunFinder {
+  request(since: number): ReadRequest | Promise<ReadRequest>;
+  /** the run of `tag` in a 200's body, leaving out the runs in `taken` (other nodes' builds) */
+  read(body: string, tag: string, since: number, taken: ReadonlySet<string>): BuildRun | undefined;
 }
 
 /** Whether a run in `state` has ended. */
@@ -78,6 +97,28 @@ export interface TargetContext {
   repoName: string;
   /** Docker Hub's base URL (DOCKERHUB_URL) */
   hubUrl: string;
+  /**
+   * The maker of a GitHub App's installation tokens, one per App and API; left out where
+   * nothing is sent (a dry run's description), where the request shows a stand-in.
+   */
+  appTokens?: (app: GitHubApp) => AppTokens;
+}
+
+/** A GitHub App, as GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY name it, on one API. */
+export interface GitHubApp {
+  appId: string;
+  privateKey: string;
+  apiUrl: string;
+}
+
+/** Installation tokens of a GitHub App, made when asked for and kept until near their end. */
+export interface AppTokens {
+  /** a token of the App's installation on `repository` (owner/name) */
+  tokenFor(repository: string): Promise<string>;
+  /** `token` was refused (401): the next call makes a new one */
+  refused(repository: string, token: string): void;
+  /** every token and JWT still kept, for scrubbing */
+  secrets(): string[];
 }
 
 /** A kind of build target: its own settings, and how it makes a BuildTarget of them. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { setting } from '../../settings/read-settings';
 import { gitRef, httpUrl, optionalToken } from '../../settings/schemas';
 import { maskUrl } from '../../secrets/mask-url';
-import type { BuildState } from '../../types';
+import type { BuildRun, BuildState } from '../../types';
 import {
   pageUrl,
   parseObject,
@@ -34,7 +34,8 @@ const statuses: Record<string, BuildState> = {
   in_progress: 'in_progress',
 };
 
-function runState(status: unknown, conclusion: unknown): BuildState {
+/** A run's state from its status and conclusion, as the REST API and webhooks give them. */
+export function readRunState(status: unknown, conclusion: unknown): BuildState {
   if (status === 'completed') {
     return typeof conclusion === 'string' ? (conclusions[conclusion] ?? 'unknown') : 'unknown';
   }
@@ -75,7 +76,26 @@ const settings = {
     schema: optionalToken,
     secret: true,
   }),
+  /** GITHUB_APP_ID: a GitHub App that dispatches instead of a token (with its private key) */
+  appId: setting<string | undefined>({
+    env: 'GITHUB_APP_ID',
+    default: undefined,
+    schema: z
+      .string()
+      .regex(/^[1-9]\d{0,19}$/, "must be the App's numeric id (its settings page shows it)")
+      .optional(),
+  }),
+  /** GITHUB_APP_PRIVATE_KEY: that App's private key (PEM); keep it out of this file */
+  appKey: setting({
+    env: 'GITHUB_APP_PRIVATE_KEY',
+    default: undefined,
+    schema: z.string().optional(),
+    secret: true,
+  }),
 };
+
+/** How a request is authorised: the token, or a token of the App's installation. */
+type Authorise = () => Promise<{ header: string; token: string | undefined }>;
 
 /**
  * A GitHub Actions workflow_dispatch, with the tag as the workflow's `tag` input:
@@ -87,18 +107,44 @@ export const githubTarget: TargetDefinition<typeof settings> = {
   required: ['repository', 'workflow'],
   // GitHub Actions sets the old names in every job, with other meanings.
   renamed: Object.fromEntries(
-    Object.values(settings).map(({ env }) => [env.replace(/^BUILD_/, ''), env]),
+    Object.values(settings)
+      .filter(({ env }) => env.startsWith('BUILD_'))
+      .map(({ env }) => [env.replace(/^BUILD_/, ''), env]),
   ),
-  canSend: (values) => values.token !== undefined,
-  create(values) {
+  canSend: (values) =>
+    values.token !== undefined || (values.appId !== undefined && values.appKey !== undefined),
+  create(values, context) {
     const repository = values.repository ?? '';
     const workflow = values.workflow ?? '';
     const token = values.token ?? '';
     const api = values.apiUrl.replace(/\/+$/, '');
     const url = `${api}/repos/${repository}/actions/workflows/${encodeURIComponent(workflow)}/dispatches`;
     const masked = maskUrl(url);
+    // A token of its own wins; else the App's, made for this repository when it is needed.
+    const app =
+      token === '' && values.appId !== undefined && values.appKey !== undefined
+        ? { appId: values.appId, privateKey: values.appKey, apiUrl: api }
+        : undefined;
+    const tokens = app === undefined ? undefined : context.appTokens?.(app);
+    const authorise: Authorise = async () => {
+      if (app === undefined) return { header: `Bearer ${token}`, token };
+      if (tokens === undefined) {
+        return {
+          header: `Bearer <installation token of GitHub App ${app.appId}>`,
+          token: undefined,
+        };
+      }
+      const made = await tokens.tokenFor(repository);
+      return { header: `Bearer ${made}`, token: made };
+    };
+    let lastToken: string | undefined;
+    const signed = async (extra: Record<string, string> = {}) => {
+      const { header, token: used } = await authorise();
+      lastToken = used;
+      return { ...headers, ...extra, authorization: header };
+    };
+    const credential = app === undefined ? 'BUILD_GITHUB_TOKEN' : `the GitHub App ${app.appId}`;
     const headers = {
-      authorization: `Bearer ${token}`,
       accept: 'application/vnd.github+json',
       'x-github-api-version': '2022-11-28',
       // GitHub refuses requests without one.
@@ -115,19 +161,22 @@ export const githubTarget: TargetDefinition<typeof settings> = {
       started: (status) => status === 204 || status === 200,
       otherwise: 'GitHub refused the dispatch',
       causes: {
-        401: 'BUILD_GITHUB_TOKEN is wrong, expired or revoked',
-        403: 'BUILD_GITHUB_TOKEN may not dispatch workflows here (it needs Actions: write, or the workflow scope)',
-        404: `BUILD_GITHUB_REPOSITORY (${repository}) or BUILD_GITHUB_WORKFLOW (${workflow}) does not exist, or BUILD_GITHUB_TOKEN cannot see it`,
+        401: `${credential} is wrong, expired or revoked`,
+        403: `${credential} may not dispatch workflows here (it needs Actions: write${app === undefined ? ', or the workflow scope' : ''})`,
+        404: `BUILD_GITHUB_REPOSITORY (${repository}) or BUILD_GITHUB_WORKFLOW (${workflow}) does not exist, or ${credential} cannot see it`,
         422: `the workflow has no workflow_dispatch trigger with a 'tag' input, or BUILD_GITHUB_REF (${values.ref}) does not exist`,
       },
     };
+    const fixedSecrets = [...(token.length > 0 ? [token] : []), ...masked.secrets];
     return {
       name: 'github',
       where: masked.shown,
-      secrets: [...(token.length > 0 ? [token] : []), ...masked.secrets],
-      request: (tag) => ({
+      get secrets() {
+        return [...fixedSecrets, ...(tokens?.secrets() ?? [])];
+      },
+      request: async (tag) => ({
         url,
-        headers: { ...headers, 'content-type': 'application/json' },
+        headers: await signed({ 'content-type': 'application/json' }),
         body: JSON.stringify({
           ref: values.ref,
           inputs: { tag },
@@ -135,6 +184,16 @@ export const githubTarget: TargetDefinition<typeof settings> = {
         }),
       }),
       refusal: (status) => {
+        // An installation token refused before its hour ended (the App was reinstalled, its key
+        // rotated): one made anew may well be taken.
+        if (status === 401 && tokens !== undefined && lastToken !== undefined) {
+          tokens.refused(repository, lastToken);
+          lastToken = undefined;
+          return {
+            retry: true,
+            reason: `GitHub refused the installation token of ${credential} (401): making a new one`,
+          };
+        }
         if (probing) {
           probing = false;
           // Refused without the field too: the 422 was about something else.
@@ -157,18 +216,82 @@ export const githubTarget: TargetDefinition<typeof settings> = {
       // The run is read at the configured API, never at a URL an answer names: the token goes
       // only where it was configured to go.
       runs: {
-        request: (run) => ({
+        request: async (run) => ({
           url: `${api}/repos/${repository}/actions/runs/${encodeURIComponent(run.id)}`,
-          headers,
+          headers: await signed(),
         }),
         read: (body) => {
           const run = parseObject(body);
           // Every run has an id and a status: an answer without them is something else.
           if (runId(run.id) === undefined || typeof run.status !== 'string') return undefined;
-          return { state: runState(run.status, run.conclusion), url: pageUrl(run.html_url) };
+          return { state: readRunState(run.status, run.conclusion), url: pageUrl(run.html_url) };
         },
-        denied: 'BUILD_GITHUB_TOKEN may not read workflow runs (it needs Actions: read)',
+        denied: `${credential} may not read workflow runs (it needs Actions: read)`,
+        // https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow
+        find: {
+          request: async (since) => {
+            const query = new URLSearchParams({
+              event: 'workflow_dispatch',
+              branch: branchOf(values.ref),
+              created: `>=${new Date(since).toISOString().replace(/\.\d{3}Z$/, 'Z')}`,
+              per_page: '30',
+            });
+            return {
+              url: `${api}/repos/${repository}/actions/workflows/${encodeURIComponent(workflow)}/runs?${query}`,
+              headers: await signed(),
+            };
+          },
+          read: (body, tag, since, taken) => findRun(body, tag, branchOf(values.ref), since, taken),
+        },
       },
     };
   },
 };
+
+/** The branch or tag name GitHub gives a run as its head_branch. */
+function branchOf(ref: string): string {
+  return ref.replace(/^refs\/(heads|tags)\//, '');
+}
+
+/**
+ * The run a dispatch of `tag` started, among a list of a workflow's runs: dispatched on `branch`
+ * since `since` (ms), not another node's (`taken`), and the first whose title names the tag (the
+ * workflow's run-name). When none names it, the only candidate, if there is one.
+ */
+function findRun(
+  body: string,
+  tag: string,
+  branch: string,
+  since: number,
+  taken: ReadonlySet<string>,
+): BuildRun | undefined {
+  const list = parseObject(body).workflow_runs;
+  if (!Array.isArray(list)) return undefined;
+  const candidates = list
+    .map((entry) =>
+      typeof entry === 'object' && entry !== null ? (entry as Record<string, unknown>) : {},
+    )
+    .map((run) => ({ run, id: runId(run.id), created: Date.parse(String(run.created_at)) }))
+    .filter(
+      ({ run, id, created }) =>
+        id !== undefined &&
+        !taken.has(id) &&
+        run.event === 'workflow_dispatch' &&
+        run.head_branch === branch &&
+        created >= since,
+    )
+    .sort((a, b) => a.created - b.created);
+  const names = (run: Record<string, unknown>) =>
+    [run.display_title, run.name].some(
+      (title) => typeof title === 'string' && title.split(/[\s:,;()[\]'"`]+/).includes(tag),
+    );
+  const found =
+    candidates.find(({ run }) => names(run)) ??
+    (candidates.length === 1 ? candidates[0] : undefined);
+  if (found === undefined) return undefined;
+  return {
+    id: found.id as string,
+    url: pageUrl(found.run.html_url),
+    state: readRunState(found.run.status, found.run.conclusion),
+  };
+}
