@@ -30,6 +30,11 @@ import { readGraphFile } from './builds/read-graph-file';
 import type { NodeBuild } from './builds/read-node-build';
 import type { BuildGraph } from './chain/graph-spec';
 import { appDir } from './deployment/app-info';
+import {
+  checkRegistryCredentials,
+  readRegistryCredentials,
+  type RegistryCredentials,
+} from './registry/read-registry-credentials';
 import type { LogFormat, RetryPolicy, ScheduleSpec } from './types';
 
 export type { NodeBuild } from './builds/read-node-build';
@@ -370,6 +375,8 @@ export interface Config extends Omit<
   notify: { url: string | undefined; events: NotifyEvent[] };
   /** what is built from what, and how: the graph file's, or the line of TAG_SEQUENCE */
   graph: BuildGraph<NodeBuild>;
+  /** each registry host's login, from REGISTRY_<HOST>_USER and REGISTRY_<HOST>_PASSWORD */
+  registryCredentials: (host: string) => RegistryCredentials | undefined;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -455,6 +462,7 @@ export function loadConfig(
   if ((values.registryUser === undefined) !== (values.registryToken === undefined)) {
     problems.push('DOCKERHUB_API_USER and DOCKERHUB_API_TOKEN: set both, or neither');
   }
+  problems.push(...checkRegistryCredentials(env));
   const notices = target?.notices ?? [];
   const line = target?.config === undefined ? undefined : (target as Required<typeof target>);
   if (
@@ -507,6 +515,7 @@ export function loadConfig(
     notify: { url: notifyUrl, events: [...new Set(notifyOn)] },
     notices,
     graph,
+    registryCredentials: readRegistryCredentials(env),
   };
 }
 

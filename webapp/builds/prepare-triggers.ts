@@ -1,7 +1,9 @@
 import type { Config } from '../config';
 import type { Logger } from '../logging/create-logger';
-import type { TriggerBuild } from '../types';
-import type { BuildTarget } from './targets/build-target';
+import type { BuildTarget, TargetContext } from './targets/build-target';
+import { shareAppTokens } from './github-app/share-app-tokens';
+import { realClock } from '../timing/real-clock';
+import type { Clock, TriggerBuild } from '../types';
 import { createTarget } from './targets/create-target';
 import { createPool } from '../http/create-pool';
 import { triggerTag } from './trigger-tag';
@@ -21,11 +23,23 @@ export interface PreparedTriggers {
 }
 
 /** triggerTag wired to each node's target, with one connection pool for the process. */
-export function prepareTriggers(config: Config, log: Logger): PreparedTriggers {
+export function prepareTriggers(
+  config: Config,
+  log: Logger,
+  clock: Pick<Clock, 'now'> = realClock,
+): PreparedTriggers {
   const { nodes } = config.graph;
-  const targets = createNodeTargets(config);
-  const byId = new Map(nodes.map((node) => [node.id, node]));
   const dispatcher = createPool(config.retry.timeout);
+  const targets = createNodeTargets(
+    config,
+    shareAppTokens({
+      dispatcher,
+      clock,
+      timeout: config.retry.timeout,
+      log: log.child({ unit: 'github-app' }),
+    }),
+  );
+  const byId = new Map(nodes.map((node) => [node.id, node]));
   const triggerLog = log.child({ unit: 'trigger' });
   const targetOf = (id: string): BuildTarget => {
     const target = targets.get(id);
@@ -59,7 +73,10 @@ export function prepareTriggers(config: Config, log: Logger): PreparedTriggers {
  * Each node's build target, by its id, in the graph's order. Nodes built alike (a line's tags)
  * share one: what a target learns of its server, it learns once.
  */
-export function createNodeTargets(config: Config): Map<string, BuildTarget> {
+export function createNodeTargets(
+  config: Config,
+  appTokens?: TargetContext['appTokens'],
+): Map<string, BuildTarget> {
   const shared = new Map<unknown, Map<string, BuildTarget>>();
   return new Map(
     config.graph.nodes.map((node) => {
@@ -72,6 +89,7 @@ export function createNodeTargets(config: Config): Map<string, BuildTarget> {
           userName: node.image.namespace,
           repoName: node.image.repository,
           hubUrl: config.hubUrl,
+          ...(appTokens === undefined ? {} : { appTokens }),
         });
       alike.set(repository, target);
       return [node.id, target];

@@ -51,6 +51,8 @@ const fields: {
     workflow: 'workflow',
     ref: 'ref',
     api_url: 'apiUrl',
+    app_id: 'appId',
+    app_key_env: 'appKey',
   },
   gitlab: {
     token_env: 'token',

@@ -79,6 +79,12 @@ export interface FakeRun {
   api: 'github' | 'gitlab';
   id: number;
   tag: string;
+  /** GitHub's owner/name, or GitLab's project */
+  repository: string;
+  /** the branch or tag it runs on, as the dispatch named it */
+  branch: string;
+  /** ms: when it was created */
+  createdAt: number;
   /** ms: when it ends */
   endsAt: number;
   fails: boolean;
@@ -189,7 +195,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       hub.emit('trigger', trigger);
       const run =
         status < 300 && call.api !== 'dockerhub'
-          ? startRun(hub, call, path, turn.fails === true, options)
+          ? startRun(hub, call, path, body, turn.fails === true, options)
           : undefined;
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(
@@ -228,6 +234,7 @@ function startRun(
   hub: FakeHub,
   call: Call,
   path: string,
+  body: string,
   fails: boolean,
   options: FakeHubOptions,
 ): Record<string, unknown> {
@@ -238,10 +245,14 @@ function startRun(
     call.api === 'github'
       ? `https://github.com/${github ?? ''}/actions/runs/${id}`
       : `https://gitlab.com/${project}/-/pipelines/${id}`;
+  const ref = String(parseJson(body).ref ?? new URLSearchParams(body).get('ref') ?? '');
   hub.runs.push({
     api: call.api === 'github' ? 'github' : 'gitlab',
     id,
     tag: call.tag,
+    repository: github ?? project,
+    branch: ref.replace(/^refs\/(heads|tags)\//, ''),
+    createdAt: Date.now(),
     endsAt:
       Date.now() + (options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0),
     fails,
@@ -258,6 +269,11 @@ function startRun(
 
 /** Answers GitHub's read of a run or GitLab's of a pipeline; false when `path` is neither. */
 function readRun(hub: FakeHub, req: IncomingMessage, res: ServerResponse, path: string): boolean {
+  const list = /^\/repos\/([^/]+\/[^/]+)\/actions\/workflows\/[^/]+\/runs$/.exec(path);
+  if (list !== null) {
+    listRuns(hub, req, res, list[1] as string);
+    return true;
+  }
   const github = /^\/repos\/[^/]+\/[^/]+\/actions\/runs\/(\d+)$/.exec(path);
   const gitlab = /^\/api\/v4\/projects\/[^/]+\/pipelines\/(\d+)$/.exec(path);
   const id = Number((github ?? gitlab)?.[1]);
@@ -277,16 +293,49 @@ function readRun(hub: FakeHub, req: IncomingMessage, res: ServerResponse, path: 
   res.end(
     JSON.stringify(
       github !== null
-        ? {
-            id,
-            status: ended ? 'completed' : 'in_progress',
-            conclusion: ended ? (run.fails ? 'failure' : 'success') : null,
-            html_url: run.url,
-          }
+        ? githubRunOf(run)
         : { id, status: ended ? (run.fails ? 'failed' : 'success') : 'running', web_url: run.url },
     ),
   );
   return true;
+}
+
+/** A GitHub run as its REST API and webhooks show it. */
+export function githubRunOf(run: FakeRun, now = Date.now()): Record<string, unknown> {
+  const ended = now >= run.endsAt;
+  return {
+    id: run.id,
+    name: 'build',
+    // The workflow's run-name, as the README's example sets it.
+    display_title: `build ${run.tag}`,
+    event: 'workflow_dispatch',
+    head_branch: run.branch,
+    created_at: new Date(run.createdAt).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    status: ended ? 'completed' : 'in_progress',
+    conclusion: ended ? (run.fails ? 'failure' : 'success') : null,
+    html_url: run.url,
+  };
+}
+
+/** GitHub's list of a workflow's runs, newest first, filtered as its query asks. */
+function listRuns(hub: FakeHub, req: IncomingMessage, res: ServerResponse, repository: string) {
+  const query = new URL(req.url ?? '/', 'http://fake').searchParams;
+  const created = /^>=(.+)$/.exec(query.get('created') ?? '')?.[1];
+  const since = created === undefined ? Number.NEGATIVE_INFINITY : Date.parse(created);
+  const runs = hub.runs
+    .filter((run) => run.api === 'github' && run.repository === repository)
+    // GitHub's created filter is in whole seconds.
+    .filter((run) => Math.floor(run.createdAt / 1000) * 1000 >= since)
+    .filter((run) => (query.get('branch') ?? run.branch) === run.branch)
+    .reverse()
+    .map((run) => githubRunOf(run));
+  if (!/^Bearer \S+$/.test(req.headers.authorization ?? '')) {
+    res.writeHead(401, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ message: 'Requires authentication' }));
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ total_count: runs.length, workflow_runs: runs }));
 }
 
 /**

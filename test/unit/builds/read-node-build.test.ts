@@ -225,7 +225,7 @@ describe('readNodeBuild', () => {
     expect(
       problemsOf({ target: 'github', toString: 'x', repository: 'a/b', workflow: '1' }),
     ).toEqual([
-      "unknown field 'toString' in a github build: allowed are target, token_env, repository, workflow, ref, api_url",
+      "unknown field 'toString' in a github build: allowed are target, token_env, repository, workflow, ref, api_url, app_id, app_key_env",
     ]);
   });
 

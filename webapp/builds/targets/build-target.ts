@@ -1,5 +1,6 @@
 import type { SettingsOf, SettingsTable } from '../../settings/read-settings';
 import type { BuildRun, BuildState } from '../../types';
+import type { AppTokens } from '../github-app/create-app-tokens';
 
 /** One HTTP request that starts the build of a tag: every target's is a POST. */
 export interface BuildRequest {
@@ -109,16 +110,6 @@ export interface GitHubApp {
   appId: string;
   privateKey: string;
   apiUrl: string;
-}
-
-/** Installation tokens of a GitHub App, made when asked for and kept until near their end. */
-export interface AppTokens {
-  /** a token of the App's installation on `repository` (owner/name) */
-  tokenFor(repository: string): Promise<string>;
-  /** `token` was refused (401): the next call makes a new one */
-  refused(repository: string, token: string): void;
-  /** every token and JWT still kept, for scrubbing */
-  secrets(): string[];
 }
 
 /** A kind of build target: its own settings, and how it makes a BuildTarget of them. */

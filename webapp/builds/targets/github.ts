@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { setting } from '../../settings/read-settings';
 import { gitRef, httpUrl, optionalToken } from '../../settings/schemas';
 import { maskUrl } from '../../secrets/mask-url';
+import { appIdSchema, appKeySchema } from '../github-app/read-app-key';
 import type { BuildRun, BuildState } from '../../types';
 import {
   pageUrl,
@@ -80,16 +81,26 @@ const settings = {
   appId: setting<string | undefined>({
     env: 'GITHUB_APP_ID',
     default: undefined,
-    schema: z
-      .string()
-      .regex(/^[1-9]\d{0,19}$/, "must be the App's numeric id (its settings page shows it)")
-      .optional(),
+    schema: appIdSchema.optional(),
   }),
   /** GITHUB_APP_PRIVATE_KEY: that App's private key (PEM); keep it out of this file */
   appKey: setting({
     env: 'GITHUB_APP_PRIVATE_KEY',
     default: undefined,
-    schema: z.string().optional(),
+    // Checked at start; the text is kept, and read into a key where tokens are made.
+    schema: z
+      .string()
+      .optional()
+      .superRefine((text, context) => {
+        if (text === undefined) return;
+        const read = appKeySchema.safeParse(text);
+        if (!read.success) {
+          context.addIssue({
+            code: 'custom',
+            message: read.error.issues[0]?.message ?? 'unreadable',
+          });
+        }
+      }),
     secret: true,
   }),
 };
