@@ -67,6 +67,8 @@ export interface BuildWatcher {
   heard(service: string, id: string, state: BuildState, url: string | null): boolean;
   /** `tag` counts as stalled: its run is no longer read. */
   stalled(tag: string): void;
+  /** Whether `tag`'s run is followed and has not ended: its end, when it comes, is the build. */
+  running(tag: string): boolean;
   /** Says once why builds are not followed, when they cannot be. */
   start(): void;
   status(): BuildsStatus;
@@ -355,6 +357,15 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
     },
     stalled(tag) {
       finish(tag, 'the tag stalled');
+    },
+    running(tag) {
+      const followed = builds.get(tag);
+      return (
+        followed !== undefined &&
+        followed.stopped === undefined &&
+        followed.settled !== true &&
+        readerOf(tag) !== undefined
+      );
     },
     heard(service, id, state, url) {
       for (const [tag, followed] of builds) {

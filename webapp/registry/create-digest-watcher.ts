@@ -35,8 +35,11 @@ export interface DigestWatcherDeps {
   nodes: readonly { id: string; image: ImageRef }[];
   /** the image's digest now; fails with an Error whose `kind` is 'aborted' at shutdown */
   readDigest(image: ImageRef): Promise<string | undefined>;
-  /** a new digest that no counted build explains: the node was pushed */
-  onPushed(node: string): void;
+  /**
+   * A new digest that no counted build explains: the node was pushed. False when the push is
+   * left to the build that made it, whose end is still to come (a CI run that goes on).
+   */
+  onPushed(node: string): boolean;
   log: Logger;
   clock: Pick<Clock, 'now'>;
 }
@@ -50,6 +53,8 @@ interface NodeState {
   warning: string | null;
   /** a build that counted has ended and its digest is not yet seen: the digest it replaces */
   confirming: { before: string | null } | null;
+  /** the digest before a new one that was left to its build's end */
+  leftFrom: string | null;
 }
 
 /**
@@ -62,7 +67,16 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
   const states = new Map<string, NodeState>(
     deps.nodes.map(({ id, image }) => [
       id,
-      { id, image, digest: null, readAt: null, error: null, warning: null, confirming: null },
+      {
+        id,
+        image,
+        digest: null,
+        readAt: null,
+        error: null,
+        warning: null,
+        confirming: null,
+        leftFrom: null,
+      },
     ]),
   );
 
@@ -88,8 +102,16 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
     }
     if (before === digest || (before === null && !announced)) return;
     state.warning = null;
-    deps.log.info({ tag: id, from: before, to: digest }, `${id} has a new digest: pushed`);
-    deps.onPushed(id);
+    if (deps.onPushed(id)) {
+      state.leftFrom = null;
+      deps.log.info({ tag: id, from: before, to: digest }, `${id} has a new digest: pushed`);
+      return;
+    }
+    state.leftFrom ??= before;
+    deps.log.debug(
+      { tag: id, from: before, to: digest },
+      `${id} has a new digest while its build goes on: its end counts`,
+    );
   };
 
   const read = async (state: NodeState) => {
@@ -121,7 +143,8 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
     async built(id) {
       const state = states.get(id);
       if (state === undefined) return;
-      state.confirming = { before: state.digest };
+      state.confirming = { before: state.leftFrom ?? state.digest };
+      state.leftFrom = null;
       await read(state);
     },
     seen(id, digest) {

@@ -216,7 +216,12 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
   const digests = createDigestWatcher({
     nodes: graph.nodes.filter((node) => digestNodes.has(node.id)),
     readDigest,
-    onPushed: (tag) => propagator.accept(tag, String(Math.floor(clock.now() / 1000))),
+    // A push seen while its CI run goes on is that run's: its end counts, success or failure.
+    onPushed: (tag) => {
+      if (builds.running(tag)) return false;
+      propagator.accept(tag, String(Math.floor(clock.now() / 1000)));
+      return true;
+    },
     log: log.child({ unit: 'digests' }),
     clock,
   });
