@@ -55,7 +55,7 @@ export async function triggerTag(sent: string, deps: TriggerDeps): Promise<Trigg
       if (deps.signal?.aborted && !taken) return { again: 'cut short by shutdown' };
       const refusal: Refusal | undefined =
         answer.status === undefined
-          ? { retry: true, reason: answer.error ?? 'no answer' }
+          ? { retry: answer.final !== true, reason: answer.error ?? 'no answer' }
           : target.refusal(answer.status);
       last = { ...status(answer.status), reason: refusal?.reason ?? '' };
       const fields = fieldsOf(attempt);
@@ -114,7 +114,7 @@ export const triggerAnswerLimit = 64 * 1024;
 async function sendOnce(
   tag: string,
   deps: TriggerDeps,
-): Promise<{ status?: number; error?: string; body?: string }> {
+): Promise<{ status?: number; error?: string; body?: string; final?: boolean }> {
   try {
     const { url, headers, body } = await deps.target.request(tag);
     const answer = await sendRequest(
@@ -144,6 +144,9 @@ async function sendOnce(
   } catch (err) {
     return {
       error: redact(err instanceof Error ? err.message : 'request failed', deps.target.secrets),
+      // What the request needed could not be had, and asking again will not change that: a
+      // GitHub App not installed on the repository, say.
+      ...((err as { retryable?: unknown }).retryable === false ? { final: true } : {}),
     };
   }
 }

@@ -149,6 +149,7 @@ export const githubTarget: TargetDefinition<typeof settings> = {
       return { header: `Bearer ${made}`, token: made };
     };
     let lastToken: string | undefined;
+    let renewed = false;
     const signed = async (extra: Record<string, string> = {}) => {
       const { header, token: used } = await authorise();
       lastToken = used;
@@ -197,9 +198,12 @@ export const githubTarget: TargetDefinition<typeof settings> = {
       refusal: (status) => {
         // An installation token refused before its hour ended (the App was reinstalled, its key
         // rotated): one made anew may well be taken.
-        if (status === 401 && tokens !== undefined && lastToken !== undefined) {
+        if (answers.started(status)) renewed = false;
+        if (status === 401 && tokens !== undefined && lastToken !== undefined && !renewed) {
           tokens.refused(repository, lastToken);
           lastToken = undefined;
+          // A new token refused too is not a token's age: that 401 is the App's own.
+          renewed = true;
           return {
             retry: true,
             reason: `GitHub refused the installation token of ${credential} (401): making a new one`,
