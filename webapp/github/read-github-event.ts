@@ -86,12 +86,17 @@ export function readGitHubEvent(name: string | undefined, payload: unknown): Git
   return { kind: 'ignored', why: `GitHub event ${name ?? '(unnamed)'} is not one this app reads` };
 }
 
-/** The host of the package's registry (registry.url), GitHub's own when it names none. */
+/**
+ * The host images of the package are pulled from: ghcr.io for GitHub's own registry, whose
+ * deliveries name it by its API host (https://container.pkg.github.com/<owner>); an Enterprise
+ * Server's registry, as it names itself.
+ */
 function registryHost(registry: unknown): string {
   const url = asObject(registry).url;
   if (typeof url === 'string') {
     try {
-      return new URL(url).host.toLowerCase();
+      const host = new URL(url).host.toLowerCase();
+      return host === 'ghcr.io' || host.endsWith('.pkg.github.com') ? 'ghcr.io' : host;
     } catch {
       // not a URL: GitHub's own registry
     }

@@ -7,7 +7,7 @@ import { verifyGitHubSignature } from '../github/verify-github-signature';
 export const githubRoute = '/github';
 
 /** GitHub sends at most 25 MB; a workflow run or a package is tens of KiB. */
-const githubBodyLimit = 1024 * 1024;
+export const githubBodyLimit = 1024 * 1024;
 
 /** What the app made of a verified delivery: the answer's status and what it says. */
 export interface GitHubAnswer {

@@ -17,7 +17,12 @@ import { renderStatusPage } from './render-status-page';
 import { parseForm } from './parse-form';
 import { renderTokenPage, type TokenPageReason } from './render-token-page';
 import { isOnDockerHub } from '../chain/parse-image-ref';
-import { addGitHubRoute, type GitHubRouteDeps } from './add-github-route';
+import {
+  addGitHubRoute,
+  githubBodyLimit,
+  githubRoute,
+  type GitHubRouteDeps,
+} from './add-github-route';
 
 export interface ServerDeps {
   config: Config;
@@ -69,10 +74,10 @@ const statusOf: Record<string, number> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 400,
 };
 
-const describe = (err: FastifyError, form: boolean): string => {
+const describe = (err: FastifyError, form: boolean, limit = bodyLimit): string => {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return `the body is larger than ${form ? formLimit : bodyLimit} bytes`;
+      return `the body is larger than ${form ? formLimit : limit} bytes`;
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return form
         ? 'the form must be sent as application/x-www-form-urlencoded'
@@ -150,7 +155,8 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
     }
     if (request.routeOptions.url !== route) {
       const form = request.routeOptions.url === '/' && request.method === 'POST';
-      return reply.code(status).send({ state: 'error', description: describe(err, form) });
+      const limit = request.routeOptions.url === githubRoute ? githubBodyLimit : bodyLimit;
+      return reply.code(status).send({ state: 'error', description: describe(err, form, limit) });
     }
     return reject(reply, status, describe(err, false));
   });
