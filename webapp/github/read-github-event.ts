@@ -62,7 +62,8 @@ export function readGitHubEvent(name: string | undefined, payload: unknown): Git
     if (type !== 'container' && type !== 'docker') {
       return { kind: 'ignored', why: `a ${type || 'package'} package, not a container image` };
     }
-    const owner = [pkg.namespace, asObject(pkg.owner).login].find(
+    // GitHub's own example gives namespace as owner/repository: the owner's login comes first.
+    const owner = [asObject(pkg.owner).login, pkg.namespace].find(
       (value): value is string => typeof value === 'string' && value !== '',
     );
     const digest = [tag.digest, version.version].find(

@@ -53,8 +53,8 @@ interface NodeState {
   warning: string | null;
   /** a build that counted has ended and its digest is not yet seen: the digest it replaces */
   confirming: { before: string | null } | null;
-  /** the digest before a new one that was left to its build's end */
-  leftFrom: string | null;
+  /** a new digest was left to its build's end: the digest before it (null: none known) */
+  left: { from: string | null } | null;
 }
 
 /**
@@ -75,7 +75,7 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
         error: null,
         warning: null,
         confirming: null,
-        leftFrom: null,
+        left: null,
       },
     ]),
   );
@@ -86,9 +86,10 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
     const before = state.digest;
     state.digest = digest;
     if (state.confirming !== null) {
-      const was = state.confirming.before ?? before;
+      // null: no digest was known before the build; whatever is read now is its image.
+      const was = state.confirming.before;
       state.confirming = null;
-      if (was === digest) {
+      if (was !== null && was === digest) {
         state.warning = `the build of ${id} succeeded, but its image's digest did not change (${short(digest)})`;
         deps.log.warn({ tag: id, digest }, `${state.warning}: was it pushed?`);
       } else {
@@ -103,11 +104,11 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
     if (before === digest || (before === null && !announced)) return;
     state.warning = null;
     if (deps.onPushed(id)) {
-      state.leftFrom = null;
+      state.left = null;
       deps.log.info({ tag: id, from: before, to: digest }, `${id} has a new digest: pushed`);
       return;
     }
-    state.leftFrom ??= before;
+    state.left ??= { from: before };
     deps.log.debug(
       { tag: id, from: before, to: digest },
       `${id} has a new digest while its build goes on: its end counts`,
@@ -143,8 +144,8 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
     async built(id) {
       const state = states.get(id);
       if (state === undefined) return;
-      state.confirming = { before: state.leftFrom ?? state.digest };
-      state.leftFrom = null;
+      state.confirming = { before: state.left === null ? state.digest : state.left.from };
+      state.left = null;
       await read(state);
     },
     seen(id, digest) {

@@ -75,16 +75,13 @@ describe('readGitHubEvent: registry_package', () => {
   // reader takes the host of registry.url, so the image comes out as
   // container.pkg.github.com/acme/base:latest and matches no node of the graph.
   // Marked `failing` until that is fixed: then make it a plain `it`.
-  it.failing(
-    'BUG: reads a container published to GHCR, as GitHub sends it, as ghcr.io/<owner>/<name>:<tag>',
-    () => {
-      expect(readGitHubEvent('registry_package', registryPackagePayload())).toEqual({
-        kind: 'package-published',
-        image: 'ghcr.io/acme/base:latest',
-        digest,
-      });
-    },
-  );
+  it('reads a container published to GHCR, as GitHub sends it, as ghcr.io/<owner>/<name>:<tag>', () => {
+    expect(readGitHubEvent('registry_package', registryPackagePayload())).toEqual({
+      kind: 'package-published',
+      image: 'ghcr.io/acme/base:latest',
+      digest,
+    });
+  });
 
   it('reads a container whose registry is named by its host as that host/<owner>/<name>:<tag> and its digest', () => {
     expect(
