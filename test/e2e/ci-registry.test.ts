@@ -57,6 +57,8 @@ interface Setup {
   status(): Promise<Status>;
   /** the dispatches of `repository` (acme/svc, acme/app) */
   dispatches(repository: string): { at: number; headers: Record<string, unknown> }[];
+  /** SIGKILLs the whole tree and starts it again on the same disk */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -120,7 +122,7 @@ describe('images built on CI and kept on an OCI registry, end to end', () => {
         return { onBuilt: () => undefined };
       },
     });
-    const dyno = await startLocalDyno({
+    const env = {
       HOME: process.env.HOME ?? '/tmp',
       STATE_FILE: join(mkdtempSync(join(tmpdir(), 'dtp-state-')), 'pending.json'),
       GRAPH_FILE: graphFile(registry.host, hub.url, options.build),
@@ -133,12 +135,19 @@ describe('images built on CI and kept on an OCI registry, end to end', () => {
       RECONCILE_INTERVAL: '1',
       BUILD_POLL_INTERVAL: '1',
       ...options.env,
-    });
+    };
+    let dyno = await startLocalDyno(env);
     const status = async () =>
       (await (await fetch(`${dyno.url}/status`)).json()) as unknown as Status;
     return {
       hub,
-      dyno,
+      get dyno() {
+        return dyno;
+      },
+      async restart() {
+        await dyno.web.stop('SIGKILL');
+        dyno = await startLocalDyno(env);
+      },
       status,
       dispatches: (repository) =>
         hub.triggers
@@ -196,6 +205,27 @@ describe('images built on CI and kept on an OCI registry, end to end', () => {
     // No Docker Hub webhook was ever sent: the runs' ends and the registry told it all.
     expect(t.hub.deliveries).toEqual([]);
     expect(t.dyno.web.output()).not.toContain(TOKEN);
+  });
+
+  it('builds the child once when its parent’s run ends while the app is down, after a restart on the same disk', async () => {
+    setup = await start({ env: { RECONCILE_INTERVAL: '0' } });
+    const t = setup;
+    await readsUpstreamTwice(t);
+    await registry.pushImage('library/alpine', '3.20', `new-base-${Date.now()}`);
+    await eventually(() => t.dispatches('acme/svc').length === 1, 'the dispatch of svc:a', 15_000);
+    await t.restart();
+    // The run ended while nothing ran: found again among the workflow's runs, its end counts.
+    await eventually(() => t.dispatches('acme/app').length === 1, 'the dispatch of app', 20_000);
+    const app = t.dispatches('acme/app')[0]?.at ?? 0;
+    expect(app - (t.hub.runs[0]?.endsAt ?? 0)).toBeGreaterThanOrEqual(DELAY * 1000 - 50);
+    await eventuallyRead(
+      t.status,
+      (status) => status.graph.wave === null && status.graph.lastWave !== null,
+      'the wave to end',
+      15_000,
+    );
+    expect(t.dispatches('acme/svc')).toHaveLength(1);
+    expect(t.dispatches('acme/app')).toHaveLength(1);
   });
 
   it('triggers nothing after a run that fails, and shows the node failed', async () => {

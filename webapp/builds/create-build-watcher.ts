@@ -56,8 +56,11 @@ export interface BuildStatus {
 export type BuildsStatus = Record<string, BuildStatus>;
 
 export interface BuildWatcher {
-  /** `tag`'s build was started: `run` when the target named it, which is then followed. */
-  started(tag: string, run: BuildRun | undefined): void;
+  /**
+   * `tag`'s build was started: `run` when the target named it, which is then followed; else it
+   * is looked for among the runs created since `since` (ms; about now when left out).
+   */
+  started(tag: string, run: BuildRun | undefined, since?: number): void;
   /** `tag` was pushed (webhook or registry): its run no longer needs reading. */
   pushed(tag: string): void;
   /**
@@ -320,7 +323,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
   };
 
   return {
-    started(tag, run) {
+    started(tag, run, since) {
       // Closed: nothing more is read (a trigger answered during shutdown).
       if (shutdown.signal.aborted) return;
       const previous = builds.get(tag);
@@ -330,7 +333,7 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
         // Runs created a little before the trigger's answer count: the servers' clocks differ.
         const followed: Followed = {
           run: { id: '', url: null, state: 'requested' },
-          finding: clock.now() - findSlack,
+          finding: (since ?? clock.now()) - findSlack,
           until: clock.now() + deps.followFor,
           failures: 0,
         };

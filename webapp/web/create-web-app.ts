@@ -317,6 +317,12 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       started = true;
       builds.start();
       propagator.resume();
+      // Builds awaited since before a restart: their runs are looked for again, and their end
+      // is then their push, as it would have been without the restart.
+      for (const { tag, since } of propagator.status().awaiting) {
+        if (targetOf(tag).runs?.find !== undefined)
+          builds.started(tag, undefined, Date.parse(since));
+      }
       if (!config.dryRun) {
         running.push(
           createSchedule(config.schedule, config.timezone, async () => clockKickedOff()),
