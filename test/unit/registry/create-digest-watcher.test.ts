@@ -12,6 +12,8 @@ type Answer = string | Error | undefined;
 /** The watcher of two images; each read answers what `answer` last set, a turn later. */
 function setup() {
   const answers = new Map<string, Answer>();
+  /** nodes whose CI run is still going: their new digests are left to the run's end */
+  const running = new Set<string>();
   const reads: string[] = [];
   const pushed: string[] = [];
   const logs = captureLogs();
@@ -28,7 +30,11 @@ function setup() {
       if (answer instanceof Error) throw answer;
       return answer;
     },
-    onPushed: (node) => pushed.push(node),
+    onPushed: (node) => {
+      if (running.has(node)) return false;
+      pushed.push(node);
+      return true;
+    },
     log: logs.log,
     clock: { now: () => now },
   });
@@ -39,6 +45,7 @@ function setup() {
     pushed,
     logs,
     warnings,
+    running,
     answer: (id: string, value: Answer) => answers.set(id, value),
     tick: (ms: number) => (now += ms),
     holdReads: () => {
@@ -178,6 +185,21 @@ describe('createDigestWatcher: a build that counted (its CI run succeeded)', () 
     // Nothing more to count at the next look.
     await t.watcher.look();
     expect(t.pushed).toEqual([]);
+  });
+
+  it("leaves a new digest read while the node's run goes on to the run's end, which it then confirms", async () => {
+    const t = setup();
+    t.answer(SVC, D(1));
+    await t.watcher.look();
+    t.running.add(SVC);
+    t.answer(SVC, D(2));
+    await t.watcher.look();
+    expect(t.pushed).toEqual([]);
+    t.running.delete(SVC);
+    await t.watcher.built(SVC);
+    expect(t.pushed).toEqual([]);
+    expect(t.watcher.status()[SVC]).toMatchObject({ digest: D(2), warning: null });
+    expect(t.warnings()).toEqual([]);
   });
 
   it('warns once, on the page and in the log, when the digest did not change, and blocks nothing', async () => {
