@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildPushPayload } from './build-push-payload';
+import { createFakeOciRegistry, type FakeOciRegistry } from './create-fake-oci-registry';
 import { createFakeRegistry, type FakeRegistryState } from './create-fake-registry';
 
 /** A build request that reached the fake hub. */
@@ -36,6 +37,12 @@ export interface FakeHubOptions {
   /** Docker Hub's tags API to serve on the same port; a new, empty one by default */
   registry?: FakeRegistryState;
   /**
+   * The image a build request makes, when the request alone does not say it (a GitHub workflow
+   * or a GitLab project may build an image of any name, on any registry). Left out, or
+   * undefined for a request, it is the Docker Hub image of the repository the request names.
+   */
+  imageOf?: (request: HubRequest & { build: BuildCall }) => BuiltImage | undefined;
+  /**
    * Sees each request the registry does not serve, before the hub answers it. What it returns
    * changes how the hub serves that one request; left out (or returning nothing), the hub
    * answers as the real APIs do, and builds and pushes every tag asked for.
@@ -60,6 +67,25 @@ export interface BuildCall {
   /** namespace/repository of the image it builds */
   repository: string;
   tag: string;
+}
+
+/**
+ * An image a build makes: on Docker Hub (namespace/repository), whose push webhook is sent, or
+ * on the hub's own OCI registry (the repository's path there), whose digest changes as the
+ * build ends, with no webhook: Docker Hub's come for Docker Hub's images only.
+ */
+export type BuiltImage =
+  | { on: 'docker-hub'; repository: string; tag: string }
+  | { on: 'registry'; name: string; tag: string };
+
+/** A build of an image on the hub's OCI registry that ended, and the digest it made. */
+export interface RegistryBuild {
+  /** name:tag on the hub's OCI registry */
+  image: string;
+  digest: string;
+  at: number;
+  /** the run or pipeline that built it, if one did */
+  run?: FakeRun;
 }
 
 /** How the hub serves one request, instead of as the real APIs do. */
@@ -90,6 +116,10 @@ export interface FakeRun {
   fails: boolean;
   /** its page */
   url: string;
+  /** name:tag on the hub's OCI registry that it builds: its digest changes as a run that succeeds ends */
+  image?: string;
+  /** ms: when the app was first shown it ended, by a read of it */
+  endSeenAt?: number;
 }
 
 export interface FakeHub extends EventEmitter {
@@ -99,6 +129,10 @@ export interface FakeHub extends EventEmitter {
   deliveries: { tag: string; repository: string; status: number; body: string; at: number }[];
   /** Docker Hub's API on the same port: each push is recorded there */
   registry: FakeRegistryState;
+  /** an OCI Distribution registry on the same port, for the images not on Docker Hub */
+  oci: FakeOciRegistry;
+  /** the builds of images on `oci` that ended, in order */
+  registryBuilds: RegistryBuild[];
   /** the GitHub runs and GitLab pipelines started, which GET reads as they go */
   runs: FakeRun[];
   /**
@@ -113,16 +147,39 @@ export interface FakeHub extends EventEmitter {
 }
 
 /**
- * A stand-in for Docker Hub (and for GitHub's and GitLab's build APIs) on loopback: it accepts
- * build triggers, then after `buildTime` POSTs a real-shaped push webhook for that tag.
+ * A stand-in for GitHub's, GitLab's and Docker Hub's build APIs, Docker Hub's tags API and an
+ * OCI registry, on loopback: it accepts build triggers, then after `buildTime` POSTs a
+ * real-shaped push webhook for a Docker Hub image, or gives an image on its OCI registry a new
+ * digest as its run ends. Events: `trigger`, `delivery`, `run-ended` (a run first read ended),
+ * `registry-build` (a RegistryBuild), `manifest` (a ManifestRead) and `error`.
  */
 export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
   const hub = new EventEmitter() as FakeHub;
   hub.triggers = [];
   hub.deliveries = [];
   hub.runs = [];
+  hub.registryBuilds = [];
+  hub.oci = createFakeOciRegistry();
   const timers = new Set<NodeJS.Timeout>();
   let pushes = 0;
+  // Builds of the OCI registry's images, applied at their end by whichever comes first: their
+  // timer, or a request that comes after it, so that no read after a run's end shows the old
+  // digest, however late the timer fires.
+  const unsettled: { at: number; image: { name: string; tag: string }; run?: FakeRun }[] = [];
+  const settle = (now = Date.now()) => {
+    for (const build of unsettled.filter((entry) => entry.at <= now)) {
+      unsettled.splice(unsettled.indexOf(build), 1);
+      const digest = hub.oci.recordPush(build.image.name, build.image.tag);
+      const ended: RegistryBuild = {
+        image: `${build.image.name}:${build.image.tag}`,
+        digest,
+        at: now,
+        ...(build.run === undefined ? {} : { run: build.run }),
+      };
+      hub.registryBuilds.push(ended);
+      hub.emit('registry-build', ended);
+    }
+  };
 
   hub.registry = options.registry ?? createFakeRegistry();
   const own = `${options.user}/${options.repo}`;
@@ -162,7 +219,9 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
+      settle();
       if (hub.registry.handle(req, res, body)) return;
+      if (hub.oci.handle(req, res, (read) => hub.emit('manifest', read))) return;
       const method = req.method ?? '';
       const path = (req.url ?? '/').split('?')[0] as string;
       const call = recognise(method, path, body, options.byRepository === true ? undefined : own);
@@ -193,26 +252,39 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       };
       hub.triggers.push(trigger);
       hub.emit('trigger', trigger);
-      const run =
+      const made = options.imageOf?.({ ...request, build: call });
+      const image = made?.on === 'registry' ? { name: made.name, tag: made.tag } : undefined;
+      const started =
         status < 300 && call.api !== 'dockerhub'
-          ? startRun(hub, call, path, body, turn.fails === true, options)
+          ? startRun(hub, call, path, body, turn.fails === true, options, image)
           : undefined;
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(
         status === 204
           ? undefined
-          : JSON.stringify(run === undefined ? { state: status < 300 ? 'Success' : 'Error' } : run),
+          : JSON.stringify(started?.answer ?? { state: status < 300 ? 'Success' : 'Error' }),
       );
       if (status >= 300 || turn.fails === true) return;
       const { onBuilt } = turn;
-      if (onBuilt === undefined && !options.webhookUrl) return;
+      const buildTime = options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0;
+      const end = started?.run.endsAt ?? Date.now() + buildTime;
+      if (image !== undefined && onBuilt === undefined) {
+        // Pushed as its run ends, as a workflow's last step does it.
+        unsettled.push({ at: end, image, ...(started === undefined ? {} : { run: started.run }) });
+      } else if (onBuilt === undefined && !options.webhookUrl) {
+        return;
+      }
+      const pushed = made?.on === 'docker-hub' ? made : call;
       const timer = setTimeout(
         () => {
           timers.delete(timer);
           if (onBuilt !== undefined) onBuilt();
-          else hub.push(call.tag, call.repository).catch((err: unknown) => hub.emit('error', err));
+          else if (image !== undefined) settle(Math.max(Date.now(), end));
+          else {
+            hub.push(pushed.tag, pushed.repository).catch((err: unknown) => hub.emit('error', err));
+          }
         },
-        options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0,
+        Math.max(0, end - Date.now()),
       );
       timers.add(timer);
     });
@@ -229,7 +301,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
 
 type Call = BuildCall & { success: number };
 
-/** Records a run or pipeline for `call`, and what its build API answers about it. */
+/** Records a run or pipeline for `call`; `answer` is what its build API answers about it. */
 function startRun(
   hub: FakeHub,
   call: Call,
@@ -237,7 +309,8 @@ function startRun(
   body: string,
   fails: boolean,
   options: FakeHubOptions,
-): Record<string, unknown> {
+  image: { name: string; tag: string } | undefined,
+): { run: FakeRun; answer: Record<string, unknown> } {
   const id = 7000 + hub.runs.length + 1;
   const github = /^\/repos\/([^/]+\/[^/]+)\//.exec(path)?.[1];
   const project = decodeURIComponent(/^\/api\/v4\/projects\/([^/]+)\//.exec(path)?.[1] ?? '');
@@ -246,7 +319,7 @@ function startRun(
       ? `https://github.com/${github ?? ''}/actions/runs/${id}`
       : `https://gitlab.com/${project}/-/pipelines/${id}`;
   const ref = String(parseJson(body).ref ?? new URLSearchParams(body).get('ref') ?? '');
-  hub.runs.push({
+  const run: FakeRun = {
     api: call.api === 'github' ? 'github' : 'gitlab',
     id,
     tag: call.tag,
@@ -257,14 +330,18 @@ function startRun(
       Date.now() + (options.buildTimeOf?.(call.repository, call.tag) ?? options.buildTime ?? 0),
     fails,
     url,
-  });
-  return call.api === 'github'
-    ? {
-        workflow_run_id: id,
-        run_url: `${hub.url}/repos/${github ?? ''}/actions/runs/${id}`,
-        html_url: url,
-      }
-    : { id, web_url: url, status: 'created' };
+    ...(image === undefined ? {} : { image: `${image.name}:${image.tag}` }),
+  };
+  hub.runs.push(run);
+  const answer =
+    call.api === 'github'
+      ? {
+          workflow_run_id: id,
+          run_url: `${hub.url}/repos/${github ?? ''}/actions/runs/${id}`,
+          html_url: url,
+        }
+      : { id, web_url: url, status: 'created' };
+  return { run, answer };
 }
 
 /** Answers GitHub's read of a run or GitLab's of a pipeline; false when `path` is neither. */
@@ -290,6 +367,10 @@ function readRun(hub: FakeHub, req: IncomingMessage, res: ServerResponse, path: 
     return true;
   }
   const ended = Date.now() >= run.endsAt;
+  if (ended && run.endSeenAt === undefined) {
+    run.endSeenAt = Date.now();
+    hub.emit('run-ended', run);
+  }
   res.end(
     JSON.stringify(
       github !== null
