@@ -1,12 +1,25 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { isMap, isSeq, parseDocument } from 'yaml';
-import { parseImageRef } from '../chain/parse-image-ref';
+import { isAlias, isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import {
+  isOnDockerHub,
+  parseImageRef,
+  repositoryPath,
+  type ImageRef,
+} from '../chain/parse-image-ref';
 import type { Config } from '../config';
+import type { ManifestRead } from './create-fake-oci-registry';
 import type { Running } from './run-procfile';
 import { startLocalDyno, type LocalDyno } from './start-local-dyno';
-import { startFakeHub, type FakeHub } from './start-fake-hub';
+import {
+  startFakeHub,
+  type BuildCall,
+  type BuiltImage,
+  type FakeHub,
+  type FakeRun,
+  type RegistryBuild,
+} from './start-fake-hub';
 
 export interface SimulationOptions {
   /** seconds between a push and the next trigger, instead of PROPAGATION_DELAY */
@@ -17,26 +30,22 @@ export interface SimulationOptions {
 }
 
 /**
- * Runs the whole chain (or graph) with the user's config against a fake hub of every
- * repository on loopback, through the Procfile's web command (foreman, web and clock), with a
- * kick-off a moment from now. Resolves with the reason it failed, or undefined when every image
- * was built.
+ * Runs the whole chain (or graph) with the user's config against fakes on loopback: GitHub's
+ * and GitLab's build APIs, Docker Hub's, and every registry the images are on, through the
+ * Procfile's web command (foreman, web and clock), with a kick-off a moment from now. Prints each
+ * image by the name the user gave it. Resolves with the reason it failed, or undefined when
+ * every image was built.
  */
 export async function simulateChain(
   config: Config,
   env: NodeJS.ProcessEnv,
   options: SimulationOptions,
 ): Promise<string | undefined> {
-  const { print } = options;
   const { graph } = config;
   const tags = graph.nodes.map((node) => node.id);
-  // the node each pushed image is, as the fake hub names it
-  const nodeOf = new Map(
-    graph.nodes.map((node) => [
-      `${node.image.namespace}/${node.image.repository}:${node.image.tag}`,
-      node.id,
-    ]),
-  );
+  let names: Renamer | undefined;
+  // Every line shows the user's own image names, never the fakes' address for them.
+  const print = (line: string) => options.print(names?.restore(line) ?? line);
   const secret = config.webhookSecrets[0];
   const query = secret === undefined ? '' : `?token=${secret}`;
   let dyno: Promise<LocalDyno> | undefined;
@@ -46,9 +55,55 @@ export async function simulateChain(
     buildTime: options.buildTime * 1000,
     byRepository: graph.file !== null,
     webhookUrl: async () => `${(await dyno)?.url}${config.propagationRoute}${query}`,
+    imageOf: (request) => imageOf(request.build, request.path, request.body),
   });
+  names = createRenamer(new URL(hub.url).host);
+  const fakeOf = (image: ImageRef) => (names as Renamer).fakeOf(image);
+  // the node each image is, by the fake's name for it
+  const nodeOf = new Map(
+    graph.nodes.map((node) => {
+      const fake = fakeOf(node.image);
+      const key = fake.on === 'docker-hub' ? fake.repository : fake.name;
+      return [`${fake.on} ${key}:${fake.tag}`, node.id];
+    }),
+  );
+  /** The node a build request is for, by what its target sends; undefined for none. */
+  const nodeOfCall = (call: BuildCall, path: string, body: string) => {
+    if (graph.file === null) return tags.includes(call.tag) ? call.tag : undefined;
+    const sent = readBuildRequest(call, path, body);
+    const candidates = graph.nodes.filter((node) => {
+      const { target } = node.build;
+      if (target.name !== call.api || node.image.tag !== call.tag) return false;
+      switch (target.name) {
+        case 'github':
+          return (
+            target.settings.repository === call.repository &&
+            target.settings.workflow === sent.workflow
+          );
+        case 'gitlab':
+          return target.settings.project === call.repository;
+        case 'dockerhub':
+          return `${node.image.namespace}/${node.image.repository}` === call.repository;
+      }
+    });
+    const found =
+      candidates.find(({ build: { target } }) =>
+        target.name === 'dockerhub' ? true : target.settings.ref === sent.ref,
+      ) ?? candidates[0];
+    return found?.id;
+  };
+  function imageOf(call: BuildCall, path: string, body: string): BuiltImage | undefined {
+    const id = nodeOfCall(call, path, body);
+    const node = graph.nodes.find((candidate) => candidate.id === id);
+    return node === undefined || graph.file === null ? undefined : fakeOf(node.image);
+  }
+
   const state = mkdtempSync(join(tmpdir(), 'simulate-'));
-  const graphEnv = graph.file === null ? {} : simulatedGraph(graph.file, state, hub);
+  const imagesEnv =
+    graph.file === null
+      ? lineUpstream(config, names)
+      : simulatedGraph(graph.file, state, hub, names);
+  seed(hub, config, names);
   print(
     graph.file === null
       ? `simulating ${tags.join(' → ')} on ${config.userName}/${config.repoName} (${config.target.name}), ` +
@@ -59,8 +114,10 @@ export async function simulateChain(
     {
       ...env,
       ...pointAt(hub, config),
-      ...graphEnv,
+      ...imagesEnv,
       PROPAGATION_DELAY: String(options.delay),
+      // a fake run ends in build-time seconds: it is read as often as the app allows
+      BUILD_POLL_INTERVAL: '1',
       STATE_FILE: join(state, 'pending.json'),
     },
     { kickoff: true },
@@ -77,14 +134,29 @@ export async function simulateChain(
   const idOf = (event: { repository: string; tag: string }) =>
     graph.file === null
       ? event.tag
-      : (nodeOf.get(`${event.repository}:${event.tag}`) ?? `${event.repository}:${event.tag}`);
+      : (nodeOf.get(`docker-hub ${event.repository}:${event.tag}`) ??
+        `${event.repository}:${event.tag}`);
   const built = new Set<string>();
+  /** images not on Docker Hub: what the app has seen of each one's build */
+  const seen = new Map<string, { digest?: string; runEnded?: boolean; digestRead?: boolean }>(
+    graph.nodes.filter((node) => !isOnDockerHub(node.image)).map((node) => [node.id, {}]),
+  );
+  const nodeOfFake = (image: string | undefined) =>
+    image === undefined ? undefined : nodeOf.get(`registry ${image}`);
+  const settled = (id: string, at: number) => {
+    const facts = seen.get(id);
+    if (facts?.runEnded !== true || facts.digestRead !== true || built.has(id)) return;
+    built.add(id);
+    print(`[${elapsed(at)}]   the app read its new digest ${short(facts.digest ?? '')}`);
+    if (tags.every((tag) => built.has(tag))) finish(undefined);
+  };
   hub.on('trigger', (trigger: FakeHub['triggers'][number]) =>
-    whenUp(() =>
+    whenUp(() => {
+      const id = nodeOfCall(trigger, trigger.path.split('?')[0] as string, trigger.body);
       print(
-        `[${elapsed(trigger.at)}] triggered ${idOf(trigger)} (${trigger.api} answered ${trigger.status})`,
-      ),
-    ),
+        `[${elapsed(trigger.at)}] triggered ${id ?? idOf(trigger)} (${trigger.api} answered ${trigger.status})`,
+      );
+    }),
   );
   hub.on('delivery', (delivery: FakeHub['deliveries'][number]) =>
     whenUp(() => {
@@ -107,6 +179,38 @@ export async function simulateChain(
       if (tags.every((tag) => built.has(tag))) finish(undefined);
     }),
   );
+  // An image on a registry other than Docker Hub has no webhook: the app learns of its build by
+  // its run's end, and reads its new digest from the registry.
+  hub.on('registry-build', (build: RegistryBuild) => {
+    const facts = seen.get(nodeOfFake(build.image) ?? '');
+    if (facts !== undefined) facts.digest = build.digest;
+  });
+  hub.on('run-ended', (run: FakeRun) =>
+    whenUp(() => {
+      const id = nodeOfFake(run.image);
+      const facts = seen.get(id ?? '');
+      if (id === undefined || facts === undefined) return;
+      const what =
+        run.api === 'github' ? `GitHub Actions run ${run.id}` : `GitLab pipeline ${run.id}`;
+      const at = run.endSeenAt ?? Date.now();
+      if (run.fails) {
+        finish(`the build of ${id} failed: its ${what} ended in failure`);
+        return;
+      }
+      facts.runEnded = true;
+      print(`[${elapsed(at)}] built ${id}; the app read that its ${what} succeeded`);
+      settled(id, at);
+    }),
+  );
+  hub.on('manifest', (read: ManifestRead) =>
+    whenUp(() => {
+      const id = nodeOfFake(`${read.name}:${read.reference}`);
+      const facts = seen.get(id ?? '');
+      if (id === undefined || facts?.digest === undefined || read.digest !== facts.digest) return;
+      facts.digestRead = true;
+      settled(id, read.at);
+    }),
+  );
   hub.on('error', (err: Error) => finish(`the fake hub could not reach the app: ${err.message}`));
 
   let web: Running;
@@ -122,9 +226,18 @@ export async function simulateChain(
   started = Date.now();
   up = true;
   for (const event of early.splice(0)) event();
-  const budget = (20 + tags.length * (options.delay + options.buildTime) + 20) * 1000;
+  // each image: its delay, its build, and a read of its run (BUILD_POLL_INTERVAL) at most
+  const budget = (20 + tags.length * (options.delay + options.buildTime + 1) + 20) * 1000;
   const timer = setTimeout(() => {
-    const waiting = tags.filter((tag) => !built.has(tag));
+    const waiting = tags
+      .filter((tag) => !built.has(tag))
+      .map((tag) => {
+        const facts = seen.get(tag);
+        if (facts === undefined) return tag;
+        if (facts.digest === undefined) return `${tag} (not built)`;
+        if (facts.runEnded !== true) return `${tag} (its run's end was not read)`;
+        return `${tag} (its new digest was not read)`;
+      });
     finish(`timed out after ${budget / 1000} s waiting for ${waiting.join(', ')}`);
   }, budget);
   void web.exited.then(({ code, signal }) =>
@@ -168,7 +281,13 @@ function pointAt(hub: FakeHub, config: Config): Record<string, string> {
     // a graph's nodes name their own variables: simulatedGraph sets those
     ...(config.graph.file === null
       ? { [config.tokenVariable]: token }
-      : { DOCKERHUB_TRIGGER_TOKEN: token, BUILD_GITHUB_TOKEN: token, GITLAB_TRIGGER_TOKEN: token }),
+      : {
+          DOCKERHUB_TRIGGER_TOKEN: token,
+          BUILD_GITHUB_TOKEN: token,
+          GITLAB_TRIGGER_TOKEN: token,
+          // so that pipelines are followed to their end, as runs are
+          GITLAB_API_TOKEN: token,
+        }),
   };
 }
 
@@ -182,19 +301,142 @@ function describeAnswer(body: string): string {
   }
 }
 
+/** A digest as people glance at it: its algorithm and its first 12 hex digits. */
+function short(digest: string): string {
+  const [algorithm, hex] = digest.split(':');
+  return hex === undefined ? digest : `${algorithm}:${hex.slice(0, 12)}`;
+}
+
+/** What a build request sends besides its repository and tag. */
+function readBuildRequest(call: BuildCall, path: string, body: string) {
+  if (call.api === 'github') {
+    const workflow = /\/actions\/workflows\/([^/]+)\/dispatches$/.exec(path)?.[1];
+    let ref: unknown;
+    try {
+      ref = (JSON.parse(body) as { ref?: unknown }).ref;
+    } catch {
+      ref = undefined;
+    }
+    return {
+      workflow: workflow === undefined ? undefined : decodeURIComponent(workflow),
+      ref: typeof ref === 'string' ? ref : undefined,
+    };
+  }
+  if (call.api === 'gitlab') return { ref: new URLSearchParams(body).get('ref') ?? undefined };
+  return {};
+}
+
+interface Renamer {
+  /** an image reference as the simulation's copy of the graph file names it */
+  rename(text: string): string;
+  /** the image as the fake hub holds it */
+  fakeOf(image: ImageRef): BuiltImage;
+  /** `text` with each image the simulation renamed named as the user named it */
+  restore(text: string): string;
+}
+
+/**
+ * Names every image so that the fake hub serves it: one on Docker Hub keeps its name (without
+ * `docker.io/`: Docker Hub is the fake hub's tags API), and one on any other registry goes to
+ * the fake hub's own registry at `host`, under a folder named after its own registry, so that
+ * two registries' images of one name stay apart: `ghcr.io/acme/svc:a` is
+ * `<host>/ghcr-io/acme/svc:a`.
+ */
+function createRenamer(host: string): Renamer {
+  const folders = new Map<string, string>();
+  const folderOf = (registry: string) => {
+    const known = folders.get(registry);
+    if (known !== undefined) return known;
+    const base = registry.replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'registry';
+    const taken = new Set(folders.values());
+    let folder = base;
+    for (let n = 2; taken.has(folder); n += 1) folder = `${base}-${n}`;
+    folders.set(registry, folder);
+    return folder;
+  };
+  const fakeOf = (image: ImageRef): BuiltImage =>
+    isOnDockerHub(image)
+      ? { on: 'docker-hub', repository: `${image.namespace}/${image.repository}`, tag: image.tag }
+      : {
+          on: 'registry',
+          name: `${folderOf(image.registry as string)}/${repositoryPath(image)}`,
+          tag: image.tag,
+        };
+  return {
+    fakeOf,
+    rename(text) {
+      let image: ImageRef;
+      try {
+        image = parseImageRef(text);
+      } catch {
+        // The app refuses it, at its line, in its own words.
+        return text;
+      }
+      if (image.registry === undefined) return text;
+      const fake = fakeOf(image);
+      return fake.on === 'docker-hub' ? image.display : `${host}/${fake.name}:${fake.tag}`;
+    },
+    restore(text) {
+      let restored = text;
+      for (const [registry, folder] of folders) {
+        restored = restored.split(`${host}/${folder}/`).join(`${registry}/`);
+      }
+      return restored;
+    },
+  };
+}
+
+/**
+ * The fakes hold every image as built before: the upstream images (on Docker Hub two days ago,
+ * so that no reconciliation takes them for news) and the nodes on other registries, whose
+ * digests the app learns at start.
+ */
+function seed(hub: FakeHub, config: Config, names: Renamer): void {
+  const before = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+  const nodes = config.graph.nodes.filter((node) => !isOnDockerHub(node.image));
+  for (const image of [...config.graph.upstream, ...nodes.map((node) => node.image)]) {
+    const fake = names.fakeOf(image);
+    if (fake.on === 'registry') {
+      hub.oci.recordPush(fake.name, fake.tag);
+    } else {
+      const [namespace, repository] = fake.repository.split('/') as [string, string];
+      hub.registry.recordPush(namespace, repository, fake.tag, before);
+    }
+  }
+}
+
+/** UPSTREAM_IMAGES of a line of tags, each on the fakes, when one names its registry. */
+function lineUpstream(config: Config, names: Renamer): Record<string, string> {
+  const { upstream } = config.graph;
+  if (upstream.every((image) => image.registry === undefined)) return {};
+  return { UPSTREAM_IMAGES: upstream.map((image) => names.rename(image.display)).join(',') };
+}
+
 /**
  * A copy of the graph file for the simulation: the simulation's own delay and schedule, every
- * build at the fake hub (no node's own API address), and each variable the file names for a
- * secret set to a made-up one, so that nothing runs dry and nothing leaves loopback.
+ * build at the fake hub (no node's own API address), every image (and image built from) on the
+ * fakes, and each variable the file names for a secret set to a made-up one, so that nothing
+ * runs dry and nothing leaves loopback.
  */
-function simulatedGraph(file: string, folder: string, hub: FakeHub): Record<string, string> {
+function simulatedGraph(
+  file: string,
+  folder: string,
+  hub: FakeHub,
+  names: Renamer,
+): Record<string, string> {
   const doc = parseDocument(readFileSync(resolve(file), 'utf8'));
   for (const key of ['delay', 'schedule', 'timezone']) doc.delete(key);
   const env: Record<string, string> = {};
-  const images = doc.get('images');
+  const rename = renameIn(doc, names);
+  const images = resolveNode(doc, doc.get('images', true));
   if (isSeq(images)) {
-    for (const item of images.items) {
-      const build = isMap(item) ? item.get('build') : undefined;
+    for (const entry of images.items) {
+      const item = resolveNode(doc, entry);
+      if (!isMap(item)) continue;
+      rename(item.get('image', true));
+      const from = resolveNode(doc, item.get('from', true));
+      for (const parent of isSeq(from) ? from.items : [from]) rename(parent);
+      const build = item.get('build');
       if (!isMap(build)) continue;
       for (const key of ['api_url', 'url']) build.delete(key);
       for (const key of ['token_env', 'api_token_env']) {
@@ -202,7 +444,7 @@ function simulatedGraph(file: string, folder: string, hub: FakeHub): Record<stri
         if (typeof name === 'string') env[name] = 'simulated-token';
       }
       const url = build.get('trigger_url_env');
-      const image = isMap(item) ? item.get('image') : undefined;
+      const image = item.get('image');
       if (typeof url === 'string' && typeof image === 'string') {
         // The newer trigger URL names a source, not a repository: the fake reads it as one.
         const { namespace, repository } = parseImageRef(image);
@@ -214,4 +456,20 @@ function simulatedGraph(file: string, folder: string, hub: FakeHub): Record<stri
   const copy = join(folder, 'chains.yml');
   writeFileSync(copy, doc.toString());
   return { ...env, GRAPH_FILE: copy };
+}
+
+/** The node an alias stands for, or the node itself. */
+function resolveNode(doc: Document, node: unknown): unknown {
+  return isAlias(node) ? node.resolve(doc) : node;
+}
+
+/** Renames the image reference a scalar (or an alias of one) holds, each scalar once. */
+function renameIn(doc: Document, names: Renamer): (node: unknown) => void {
+  const renamed = new Set<unknown>();
+  return (node) => {
+    const scalar = resolveNode(doc, node);
+    if (!isScalar(scalar) || typeof scalar.value !== 'string' || renamed.has(scalar)) return;
+    renamed.add(scalar);
+    scalar.value = names.rename(scalar.value);
+  };
 }
