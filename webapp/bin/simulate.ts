@@ -2,7 +2,10 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../lifecycle/load-config-or-exit';
 import { simulateChain } from '../simulation/simulate-chain';
 
-/** `npm run simulate`: the whole chain with this configuration, against a fake hub. */
+/**
+ * `npm run simulate`: the whole chain or graph with this configuration, against fakes of the
+ * build services and registries on loopback.
+ */
 function main(): void {
   const usage = 'usage: simulate [--delay seconds] [--build-time seconds]';
   let values: { delay?: string; 'build-time'?: string; help?: boolean };
@@ -20,7 +23,16 @@ function main(): void {
   }
   if (values.help === true) {
     process.stdout.write(
-      `${usage}\nRuns the whole chain with this configuration against a fake Docker Hub on\nloopback; sends nothing anywhere else. Both take seconds (default 1).\n`,
+      [
+        usage,
+        'Runs the whole chain (or graph file) with this configuration against fakes on loopback',
+        "of the build services (GitHub Actions, GitLab CI, Docker Hub's Automated Builds) and",
+        "of the images' registries (GHCR, Quay, Docker Hub or any other); sends nothing",
+        'anywhere else.',
+        '--delay: seconds from a push to the next trigger; --build-time: seconds a fake build',
+        'takes. Both default to 1.',
+        '',
+      ].join('\n'),
     );
     process.exit(0);
   }

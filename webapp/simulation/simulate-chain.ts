@@ -29,6 +29,16 @@ export interface SimulationOptions {
   print: (line: string) => void;
 }
 
+/** The build services, GitHub Actions first: the one to build with since Automated Builds end. */
+const services = [
+  ['github', 'GitHub Actions'],
+  ['gitlab', 'GitLab CI'],
+  ['dockerhub', 'Docker Hub'],
+] as const;
+
+/** The day Docker Hub's Automated Builds end. */
+const automatedBuildsEnd = '2027-04-01';
+
 /**
  * Runs the whole chain (or graph) with the user's config against fakes on loopback: GitHub's
  * and GitLab's build APIs, Docker Hub's, and every registry the images are on, through the
@@ -104,12 +114,36 @@ export async function simulateChain(
       ? lineUpstream(config, names)
       : simulatedGraph(graph.file, state, hub, names);
   seed(hub, config, names);
+  const used = services.filter(([name]) =>
+    graph.nodes.some((node) => node.build.target.name === name),
+  );
+  const builtBy = used
+    .map(([name, label]) => {
+      const count = graph.nodes.filter((node) => node.build.target.name === name).length;
+      return graph.file === null ? label : `${label} (${count})`;
+    })
+    .join(', ');
   print(
     graph.file === null
-      ? `simulating ${tags.join(' → ')} on ${config.userName}/${config.repoName} (${config.target.name}), ` +
+      ? `simulating ${tags.join(' → ')} on ${config.userName}/${config.repoName}, built by ${builtBy}; ` +
           `delay ${options.delay} s, build ${options.buildTime} s`
-      : `simulating ${graph.file}: ${tags.length} images, delay ${options.delay} s, build ${options.buildTime} s`,
+      : `simulating ${graph.file}: ${tags.length} images, built by ${builtBy}; ` +
+          `delay ${options.delay} s, build ${options.buildTime} s`,
   );
+  const automated = graph.nodes
+    .filter((node) => node.build.target.name === 'dockerhub')
+    .map((node) => node.id);
+  if (automated.length > 0) {
+    const named = automated.slice(0, 3).join(', ') + (automated.length > 3 ? ', …' : '');
+    const which =
+      automated.length === tags.length
+        ? `every ${graph.file === null ? 'tag' : 'image'} here is built by one`
+        : `${automated.length} of these images are built by one (${named})`;
+    print(
+      `note: Docker Hub retires Automated Builds on ${automatedBuildsEnd}, and ${which}: ` +
+        'see "Leaving Automated Builds" in the README to build them with GitHub Actions',
+    );
+  }
   dyno = startLocalDyno(
     {
       ...env,
