@@ -43,7 +43,13 @@ function main(): void {
     process.exit(2);
   }
   const config = loadConfigOrExit('simulate');
-  const print = (line: string) => process.stdout.write(`${line}\n`);
+  // A reader that goes away (`| head`) ends the printing, not the simulation: it still stops
+  // the processes it started.
+  let reading = true;
+  process.stdout.on('error', () => (reading = false));
+  const print = (line: string) => {
+    if (reading) process.stdout.write(`${line}\n`);
+  };
   void simulateChain(config, process.env, { delay, buildTime, print }).then((failure) =>
     process.exit(failure === undefined ? 0 : 1),
   );
