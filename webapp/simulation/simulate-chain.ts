@@ -138,7 +138,7 @@ export async function simulateChain(
     const which =
       automated.length === tags.length
         ? `every ${graph.file === null ? 'tag' : 'image'} here is built by one`
-        : `${automated.length} of these images are built by one (${named})`;
+        : `${automated.length} of these images ${automated.length === 1 ? 'is' : 'are'} built by one (${named})`;
     print(
       `note: Docker Hub retires Automated Builds on ${automatedBuildsEnd}, and ${which}: ` +
         'see "Leaving Automated Builds" in the README to build them with GitHub Actions',
