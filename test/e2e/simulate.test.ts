@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { appDir } from '../../webapp/deployment/app-info';
@@ -20,9 +20,43 @@ function simulate(args: string[], env: Record<string, string>) {
   );
 }
 
+/**
+ * A module for node's --require that refuses every connection to a host not on this machine,
+ * and writes each one (and each look-up of such a name) to the file OUTBOUND_LOG names.
+ */
+const outboundGuard = `
+const dns = require('node:dns');
+const net = require('node:net');
+const { appendFileSync } = require('node:fs');
+// 0.0.0.0 and :: are this machine's every address: what a server listens on
+const own = (host) =>
+  host === undefined || /^(localhost|127\\..*|::1|\\[::1\\]|0\\.0\\.0\\.0|::)$/.test(host);
+const note = (what) => appendFileSync(process.env.OUTBOUND_LOG, what + '\\n');
+const connect = net.Socket.prototype.connect;
+net.Socket.prototype.connect = function (...args) {
+  const first = Array.isArray(args[0]) ? args[0][0] : args[0];
+  const options =
+    typeof first === 'object' && first !== null
+      ? first
+      : { port: first, host: typeof args[1] === 'string' ? args[1] : undefined };
+  if (options.path === undefined && !own(options.host)) {
+    note(process.pid + ' connect ' + options.host + ':' + options.port);
+    process.nextTick(() => this.destroy(new Error('refused: ' + options.host + ' is not on this machine')));
+    return this;
+  }
+  return connect.apply(this, args);
+};
+const lookup = dns.lookup;
+dns.lookup = function (host, ...rest) {
+  if (!own(host)) note(process.pid + ' lookup ' + host);
+  return lookup.call(this, host, ...rest);
+};
+`;
+
 describe('npm run simulate', () => {
   // The simulator starts the dyno again with a longer kick-off lead whenever it started too
-  // slowly for the last one, then gives the chain 41.5 s of its own: more than jest's 30 s.
+  // slowly for the last one, then gives the chain 20 s, each image's delay, build and a read
+  // of its run (1 s), and 20 s more: more than jest's 30 s.
   it('runs a 3-tag chain through the real processes and exits 0, telling NOTIFY_URL nothing', async () => {
     const receiver = await startNotifyReceiver();
     const { code, output } = await simulate(['--delay', '0.3', '--build-time', '0.2'], {
@@ -83,6 +117,82 @@ images:
       'acme/base:latest pushed: acme/svc:a will be triggered in 0 s; acme/app:latest waits for acme/svc:a',
     );
     expect(output).toMatch(/wave complete: 3 images, each built once after its parents/);
+    // GitHub Actions first; Automated Builds named with their end, once, as a note
+    expect(output.split('\n')[0]).toBe(
+      `simulating ${file}: 3 images, built by GitHub Actions (1), GitLab CI (1), Docker Hub (1); delay 0.3 s, build 0.2 s`,
+    );
+    const notes = output.split('\n').filter((line) => line.includes('Automated Builds'));
+    expect(notes).toEqual([
+      'note: Docker Hub retires Automated Builds on 2027-04-01, and 1 of these images is built by one (acme/base:latest): see "Leaving Automated Builds" in the README to build them with GitHub Actions',
+    ]);
+  }, 90_000);
+
+  it('runs a graph on GHCR built by GitHub Actions from Quay, on loopback only, by the names it gives', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'dtp-simulate-'));
+    const file = join(folder, 'chains.yml');
+    const guard = join(folder, 'outbound-guard.js');
+    const outbound = join(folder, 'outbound.log');
+    writeFileSync(guard, outboundGuard);
+    // The guard itself refuses and tells, without the network.
+    const probe = spawnSync(
+      'node',
+      [
+        '--require',
+        guard,
+        '-e',
+        "require('node:net').connect(443, 'ghcr.io').on('error', () => {})",
+      ],
+      {
+        env: { PATH: process.env.PATH, OUTBOUND_LOG: join(folder, 'probe.log') },
+        encoding: 'utf8',
+      },
+    );
+    expect(probe.status).toBe(0);
+    expect(readFileSync(join(folder, 'probe.log'), 'utf8')).toMatch(/ connect ghcr\.io:443$/m);
+    // The second image's workflow is in a repository of another name, on a branch.
+    writeFileSync(
+      file,
+      `images:
+  - image: ghcr.io/acme/base:latest
+    from: [quay.io/acme/builder:1.0, docker.io/library/alpine:3.20]
+    build: { target: github, repository: acme/base, workflow: build.yml, api_url: "https://api.github.com", token_env: GH_TOKEN }
+  - image: ghcr.io/acme/app:2.1
+    from: ghcr.io/acme/base
+    build: { target: github, repository: acme/images, workflow: app.yml, ref: release, token_env: GH_TOKEN }
+`,
+    );
+    const { code, output } = await simulate(['--delay', '0.3', '--build-time', '0.2'], {
+      GRAPH_FILE: file,
+      NODE_OPTIONS: `--require ${guard}`,
+      OUTBOUND_LOG: outbound,
+      // npm's own look for a newer npm is no part of the simulation
+      npm_config_update_notifier: 'false',
+    });
+    expect(code).toBe(0);
+    const lines = output.split('\n');
+    expect(lines[0]).toBe(
+      `simulating ${file}: 2 images, built by GitHub Actions (2); delay 0.3 s, build 0.2 s`,
+    );
+    const steps = lines.filter((line) => /^\[[\d.]+ s\] (triggered|built)/.test(line));
+    expect(steps.map((line) => line.replace(/^\[[\d.]+ s\] /, ''))).toEqual([
+      'triggered ghcr.io/acme/base:latest (github answered 200)',
+      'built ghcr.io/acme/base:latest; the app read that its GitHub Actions run 7001 succeeded',
+      'triggered ghcr.io/acme/app:2.1 (github answered 200)',
+      'built ghcr.io/acme/app:2.1; the app read that its GitHub Actions run 7002 succeeded',
+    ]);
+    // each build's new digest read from the registry, right after its run's end
+    const digests = lines.filter((line) =>
+      /^\[[\d.]+ s\]   the app read its new digest/.test(line),
+    );
+    expect(digests).toEqual([
+      expect.stringMatching(/ the app read its new digest sha256:[0-9a-f]{12}$/),
+      expect.stringMatching(/ the app read its new digest sha256:[0-9a-f]{12}$/),
+    ]);
+    expect(lines.indexOf(digests[0] as string)).toBe(lines.indexOf(steps[1] as string) + 1);
+    expect(output).toMatch(/wave complete: 2 images, each built once after its parents/);
+    expect(output).not.toContain('127.0.0.1');
+    expect(output).not.toContain('Automated Builds');
+    expect(existsSync(outbound) ? readFileSync(outbound, 'utf8') : '').toBe('');
   }, 90_000);
 
   it('exits non-zero with the reason when the config is wrong', async () => {
@@ -97,6 +207,11 @@ images:
     expect(output).toMatch(/--delay and --build-time take seconds/);
     const help = await simulate(['--help'], {});
     expect(help).toEqual({ code: 0, output: expect.stringMatching(/^usage: simulate/) });
+    const services = ['GitHub Actions', 'GitLab CI', 'Docker Hub'].map((name) =>
+      help.output.indexOf(name),
+    );
+    expect(services.every((at) => at > 0)).toBe(true);
+    expect([...services].sort((a, b) => a - b)).toEqual(services);
   });
 });
 
