@@ -1,8 +1,7 @@
+import { readRateLimitWait } from '../http/read-rate-limit-wait';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
-import type { IncomingHttpHeaders } from 'node:http';
-import { readRetryAfter } from '../http/read-retry-after';
 import { redact } from '../secrets/redact';
 import { formatBytes, RequestError, sendRequest } from '../http/send-request';
 import { realClock } from '../timing/real-clock';
@@ -196,7 +195,7 @@ export function createHubApi(deps: HubApiDeps): HubApi {
         }
         if (response.status === 429) {
           problem = { kind: 'throttled', reason: 'HTTP 429 (rate limited)', status: 429 };
-          const asked = retryAfter(response.headers, clock.now());
+          const asked = readRateLimitWait(response.headers, clock.now());
           return { again: problem.reason, ...(asked === undefined ? {} : { wait: asked }) };
         }
         if (response.status >= 500) {
@@ -352,16 +351,6 @@ function toTag(tag: z.infer<typeof tagSchema>): RegistryTag {
     pushedAt: Date.parse((tag.tag_last_pushed || tag.last_updated) as string),
     digest: tag.digest ?? undefined,
   };
-}
-
-/** How long Docker Hub asks to wait, in ms: Retry-After, else X-RateLimit-Reset (epoch seconds). */
-function retryAfter(headers: IncomingHttpHeaders, now: number): number | undefined {
-  const asked = readRetryAfter(headers, now);
-  if (asked !== undefined) return asked;
-  const reset = headers['x-ratelimit-reset'];
-  const value = typeof reset === 'string' ? reset.trim() : undefined;
-  if (value !== undefined && /^\d+$/.test(value)) return Math.max(0, Number(value) * 1000 - now);
-  return undefined;
 }
 
 function sameOrigin(url: string, base: URL): boolean {

@@ -1,9 +1,9 @@
+import { readRateLimitWait } from '../../http/read-rate-limit-wait';
 import type { KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
-import { readRetryAfter } from '../../http/read-retry-after';
 import { formatBytes, RequestError, sendRequest } from '../../http/send-request';
 import { redact } from '../../secrets/redact';
 import type { Clock } from '../../types';
@@ -211,7 +211,7 @@ export function createAppTokens(deps: AppTokensDeps): AppTokens {
           headers['x-ratelimit-remaining'] === '0' ||
           /rate limit/i.test(said(body))))
     ) {
-      const retryAfter = waitAsked(headers, deps.clock.now()) ?? 60_000;
+      const retryAfter = readRateLimitWait(headers, deps.clock.now()) ?? 60_000;
       throw fail(
         'throttled',
         `${what}: rate limited (HTTP ${status}), GitHub asks to wait ${retryAfter} ms`,
@@ -381,16 +381,6 @@ function shared<K, V>(pending: Map<K, Promise<V>>, key: K, start: () => Promise<
   const started = start().finally(() => pending.delete(key));
   pending.set(key, started);
   return started;
-}
-
-/** How long GitHub asks to wait, in ms: Retry-After, else X-RateLimit-Reset (epoch seconds). */
-function waitAsked(headers: IncomingHttpHeaders, now: number): number | undefined {
-  const asked = readRetryAfter(headers, now);
-  if (asked !== undefined) return asked;
-  const reset = headers['x-ratelimit-reset'];
-  const value = typeof reset === 'string' ? reset.trim() : undefined;
-  if (value !== undefined && /^\d+$/.test(value)) return Math.max(0, Number(value) * 1000 - now);
-  return undefined;
 }
 
 function parseJson(text: string): unknown {
