@@ -1,0 +1,133 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TriggerOutcome } from '../../../webapp/types';
+import { buildTestApp, flush } from '../../helpers/app';
+import { eventually } from '../../helpers/eventually';
+import {
+  digestOf,
+  registryPackagePayload,
+  signBody,
+  workflowRunPayload,
+} from '../../helpers/github';
+
+// REVIEW: create-build-watcher.ts settle() acts on a run's end once (`settled`), and heard()
+// still answers true. GitHub's "Re-run failed jobs" re-runs the SAME run id (run_attempt 2): a
+// workflow build-and-push -> test whose test job failed once is re-run, concludes success, and
+// GitHub delivers workflow_run completed/success for that id. The app answers 200 "ended:
+// success" and does nothing: the image was pushed in attempt 1 (its digest was left to the
+// run's end, create-web-app onPushed), the re-run pushes nothing new, so no digest change
+// frees it either. The node stays failed and everything built from it stays blocked.
+
+const secret = 'gh-hook-secret-5f2c1e9a7b3d4c60';
+const graph = join(mkdtempSync(join(tmpdir(), 'review-rerun-')), 'chains.yml');
+const built = (repository: string) =>
+  `build: { target: github, repository: ${repository}, workflow: build.yml, token_env: GH_BUILD_TOKEN }`;
+writeFileSync(
+  graph,
+  `delay: 10
+images:
+  - image: ghcr.io/acme/base:latest
+    ${built('acme/base')}
+  - image: ghcr.io/acme/svc:latest
+    from: [ghcr.io/acme/base]
+    ${built('acme/svc')}
+  - image: ghcr.io/acme/app:latest
+    from: [ghcr.io/acme/svc]
+    ${built('acme/app')}
+`,
+);
+const SVC = 'ghcr.io/acme/svc:latest';
+const APP = 'ghcr.io/acme/app:latest';
+
+describe('review: a failed run re-run to success (same run id)', () => {
+  it('counts the re-run success as the build: what is built from it is triggered', async () => {
+    const t = buildTestApp({
+      GRAPH_FILE: graph,
+      GITHUB_WEBHOOK_SECRET: secret,
+      GH_BUILD_TOKEN: 'ghp_reviewToken0123456789',
+    });
+    const svcDigest = digestOf('svc 1');
+    t.registry
+      .get('https://ghcr.io')
+      .intercept({ path: /^\/v2\/acme\/\w+\/manifests\/latest$/, method: 'HEAD' })
+      .reply((request) =>
+        request.path.includes('/svc/')
+          ? {
+              statusCode: 200,
+              data: '',
+              responseOptions: { headers: { 'docker-content-digest': svcDigest } },
+            }
+          : { statusCode: 404, data: '' },
+      )
+      .persist();
+    t.registry
+      .get('https://api.github.com')
+      .intercept({ path: /actions\/runs\/4242$/, method: 'GET' })
+      .reply(200, JSON.stringify({ id: 4242, status: 'in_progress', conclusion: null }))
+      .persist();
+    const post = (event: string, body: unknown) => {
+      const text = JSON.stringify(body);
+      return t.app.inject({
+        method: 'POST',
+        url: '/github',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': event,
+          'x-hub-signature-256': signBody(secret, text),
+        },
+        payload: text,
+      });
+    };
+    const withRun: TriggerOutcome = {
+      ok: true,
+      dryRun: false,
+      attempts: 1,
+      status: 204,
+      run: { id: '4242', url: 'https://github.com/acme/svc/actions/runs/4242', state: 'requested' },
+    };
+    t.failTriggers(withRun);
+    await post(
+      'registry_package',
+      registryPackagePayload({
+        name: 'base',
+        digest: digestOf('base 1'),
+        registryUrl: 'https://ghcr.io/acme',
+      }),
+    );
+    t.timers.advance(t.config.propagationDelay);
+    await eventually(() => t.triggered.includes(SVC), 'the trigger of svc');
+    await flush();
+    // Attempt 1: the build job pushes svc, the test job then fails.
+    await post(
+      'registry_package',
+      registryPackagePayload({
+        name: 'svc',
+        digest: svcDigest,
+        registryUrl: 'https://ghcr.io/acme',
+      }),
+    );
+    await post(
+      'workflow_run',
+      workflowRunPayload({ repository: 'acme/svc', conclusion: 'failure' }),
+    );
+    await flush();
+    // Attempt 2 ("Re-run failed jobs"): the test job passes, the run concludes success.
+    t.timers.advance(600_000);
+    const rerun = workflowRunPayload({ repository: 'acme/svc', conclusion: 'success' });
+    (rerun.workflow_run as Record<string, unknown>).run_attempt = 2;
+    const answer = await post('workflow_run', rerun);
+    for (let i = 0; i < 5; i++) {
+      t.timers.advance(t.config.propagationDelay);
+      await flush();
+    }
+    const status = (await t.app.inject('/status')).json();
+    const triggered = [...t.triggered];
+    await t.web.close();
+    expect({
+      answer: answer.statusCode,
+      failed: (status.failed as { tag: string }[]).map((entry) => entry.tag),
+      appTriggered: triggered.includes(APP),
+    }).toEqual({ answer: 200, failed: [], appTriggered: true });
+  });
+});

@@ -1,0 +1,105 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildTestApp, flush } from '../../helpers/app';
+import { eventually } from '../../helpers/eventually';
+import { digestOf, registryPackagePayload, signBody } from '../../helpers/github';
+
+// REVIEW: digests.seen() (webapp/registry/create-digest-watcher.ts, judge with announced=true)
+// takes any verified registry_package digest that differs from the one last known as a new push.
+// A delivery that comes late or again (GitHub's "Redeliver", the documented redelivery script
+// for failed deliveries, or deliveries out of order) names an OLDER digest: it counts as a push,
+// the children are built again, and the next registry read (the newer digest, again) counts a
+// second push. One stale delivery: two builds of everything below, of images that never changed.
+
+const secret = 'gh-hook-secret-5f2c1e9a7b3d4c60';
+const graph = join(mkdtempSync(join(tmpdir(), 'review-stale-')), 'chains.yml');
+writeFileSync(
+  graph,
+  `delay: 10
+images:
+  - image: ghcr.io/acme/base:latest
+    build: { target: github, repository: acme/base, workflow: build.yml, token_env: GH_BUILD_TOKEN }
+  - image: ghcr.io/acme/svc:latest
+    from: [ghcr.io/acme/base]
+    build: { target: github, repository: acme/svc, workflow: build.yml, token_env: GH_BUILD_TOKEN }
+`,
+);
+const SVC = 'ghcr.io/acme/svc:latest';
+
+describe('review: a registry_package delivery of an older digest', () => {
+  it('is no push: nothing is built again for it', async () => {
+    const t = buildTestApp({
+      GRAPH_FILE: graph,
+      GITHUB_WEBHOOK_SECRET: secret,
+      GH_BUILD_TOKEN: 'ghp_reviewToken0123456789',
+    });
+    const deliver = (digest: string) => {
+      const text = JSON.stringify(
+        registryPackagePayload({ name: 'base', digest, registryUrl: 'https://ghcr.io/acme' }),
+      );
+      return t.app.inject({
+        method: 'POST',
+        url: '/github',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'registry_package',
+          'x-hub-signature-256': signBody(secret, text),
+        },
+        payload: text,
+      });
+    };
+    const triggersOfSvc = () => t.triggered.filter((tag) => tag === SVC).length;
+    // ghcr.io holds `current` as base's digest (svc: none yet); read every RECONCILE_INTERVAL.
+    let current = digestOf('base 0');
+    let heads = 0;
+    t.registry
+      .get('https://ghcr.io')
+      .intercept({ path: /^\/v2\/acme\/\w+\/manifests\/latest$/, method: 'HEAD' })
+      .reply((request) => {
+        heads++;
+        return request.path.includes('/base/')
+          ? {
+              statusCode: 200,
+              data: '',
+              responseOptions: { headers: { 'docker-content-digest': current } },
+            }
+          : { statusCode: 404, data: '' };
+      })
+      .persist();
+    t.web.start();
+    await eventually(() => heads >= 2, 'the first look at the registry');
+    await flush();
+    // Build 1 of base published D1: svc is built once.
+    current = digestOf('base 1');
+    expect((await deliver(digestOf('base 1'))).statusCode).toBe(200);
+    t.timers.advance(t.config.propagationDelay);
+    await eventually(() => triggersOfSvc() === 1, 'svc built after base 1');
+    // An hour later build 2 of base published D2: svc is built a second time (right).
+    t.timers.advance(3600_000);
+    current = digestOf('base 2');
+    expect((await deliver(digestOf('base 2'))).statusCode).toBe(200);
+    t.timers.advance(t.config.propagationDelay);
+    await eventually(() => triggersOfSvc() === 2, 'svc built after base 2');
+    // An hour later the delivery of build 1 comes again (redelivered): it is no new push.
+    t.timers.advance(3600_000);
+    await deliver(digestOf('base 1'));
+    for (let i = 0; i < 5; i++) {
+      t.timers.advance(t.config.propagationDelay);
+      await flush();
+    }
+    // Nothing was pushed: svc must not be built a third time...
+    const afterRedelivery = triggersOfSvc();
+    // ...nor a fourth when the next look reads D2, which the registry held all along.
+    const before = heads;
+    t.timers.advance(t.config.reconcileInterval);
+    await eventually(() => heads >= before + 2, 'the next look at the registry');
+    for (let i = 0; i < 5; i++) {
+      t.timers.advance(t.config.propagationDelay);
+      await flush();
+    }
+    const afterLook = triggersOfSvc();
+    await t.web.close();
+    expect({ afterRedelivery, afterLook }).toEqual({ afterRedelivery: 2, afterLook: 2 });
+  });
+});
