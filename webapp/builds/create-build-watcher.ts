@@ -4,7 +4,8 @@ import type { Logger } from '../logging/create-logger';
 import { backoffDelay } from '../timing/next-retry-wait';
 import type { BuildRun, BuildState, Clock } from '../types';
 import { redact } from '../secrets/redact';
-import { hasEnded, type BuildTarget } from './targets/build-target';
+import type { IncomingHttpHeaders } from 'node:http';
+import { hasEnded, type BuildTarget, type RunReader } from './targets/build-target';
 
 /** ms: a run created this long before the trigger's answer may still be the one it started */
 const findSlack = 60_000;
@@ -21,6 +22,8 @@ const runAnswerLimit = 512 * 1024;
 export interface BuildWatcherDeps {
   /** the target that builds each node (its tag in a line, its image in a graph) */
   targetOf: (tag: string) => FollowedTarget;
+  /** the tag a node's trigger names (its image's tag in a graph); the node itself when left out */
+  tagOf?: (node: string) => string;
   /** every target, for what is said once at start */
   targets: readonly FollowedTarget[];
   log: Logger;
@@ -101,6 +104,28 @@ type ReadResult =
   | { kind: 'none' };
 
 /**
+ * Why a refused read is worth another later, when it is: GitHub's rate limits answer 403 (or
+ * 429) with Retry-After or no requests left
+ * (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api), and a 401
+ * for credentials the reader could make anew (a GitHub App's token refused before its end).
+ */
+function passingRefusal(
+  status: number,
+  headers: IncomingHttpHeaders,
+  reader: RunReader,
+): string | undefined {
+  const limited =
+    status === 429 ||
+    (status === 403 &&
+      (headers['retry-after'] !== undefined || headers['x-ratelimit-remaining'] === '0'));
+  if (limited) return `the API is rate limiting reads (${status})`;
+  if (status === 401 && reader.renew?.() === true) {
+    return 'the API refused the credentials (401): new ones are made for the next read';
+  }
+  return undefined;
+}
+
+/**
  * ms before the next read after `failures` failed reads in a row: the interval, doubled with each
  * failure up to the longest wait (the one backoff rule, without its jitter).
  */
@@ -152,6 +177,8 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       if (shutdown.signal.aborted) return { kind: 'none' };
       const status = response.status;
       if (status !== 200) {
+        const passing = passingRefusal(status, response.headers, reader);
+        if (passing !== undefined) return { kind: 'failed', reason: passing };
         if (status === 401 || status === 403 || status === 404) {
           stopFollowing(tag, `reading run ${run.id} answered ${status}: ${reader.denied}`);
           return { kind: 'none' };
@@ -196,8 +223,14 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
         { deadline: deps.timeout, maxBytes: runAnswerLimit, signal: shutdown.signal },
       );
       if (shutdown.signal.aborted) return { kind: 'none' };
+      const reader = readerOf(tag);
+      const passing =
+        reader === undefined
+          ? undefined
+          : passingRefusal(response.status, response.headers, reader);
+      if (passing !== undefined) return { kind: 'failed', reason: passing };
       if (response.status === 401 || response.status === 403 || response.status === 404) {
-        stopFollowing(tag, `listing runs answered ${response.status}: ${readerOf(tag)?.denied}`);
+        stopFollowing(tag, `listing runs answered ${response.status}: ${reader?.denied}`);
         return { kind: 'none' };
       }
       if (response.status !== 200 || response.body === undefined) {
@@ -206,7 +239,8 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       const taken = new Set(
         [...builds].filter(([other]) => other !== tag).map(([, { run }]) => run.id),
       );
-      return finder.read(response.body, tag, since, taken) ?? { kind: 'none' };
+      const named = deps.tagOf?.(tag) ?? tag;
+      return finder.read(response.body, named, since, taken) ?? { kind: 'none' };
     } catch (err) {
       if (shutdown.signal.aborted) return { kind: 'none' };
       const message = redact(

@@ -114,8 +114,10 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     repository,
     clock,
   });
+  const imageTagOf = new Map(graph.nodes.map((node) => [node.id, node.image.tag]));
   const builds = createBuildWatcher({
     targetOf,
+    tagOf: (id) => imageTagOf.get(id) ?? id,
     targets: allTargets,
     log: log.child({ unit: 'builds' }),
     clock,

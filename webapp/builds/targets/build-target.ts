@@ -54,6 +54,11 @@ export interface RunReader {
   denied: string;
   /** How the run a trigger started is found, when the trigger's answer did not name it. */
   find?: RunFinder;
+  /**
+   * A read was refused (401): whether new credentials will be sent next time (a GitHub App's
+   * token made anew), which makes the refusal worth a later read. Once in a row at most.
+   */
+  renew?(): boolean;
 }
 
 /**

@@ -150,6 +150,8 @@ export const githubTarget: TargetDefinition<typeof settings> = {
     };
     let lastToken: string | undefined;
     let renewed = false;
+    // the same for reads: a new token refused too is the App's own 401
+    let readRenewed = false;
     const signed = async (extra: Record<string, string> = {}) => {
       const { header, token: used } = await authorise();
       lastToken = used;
@@ -236,12 +238,20 @@ export const githubTarget: TargetDefinition<typeof settings> = {
           headers: await signed(),
         }),
         read: (body) => {
+          readRenewed = false;
           const run = parseObject(body);
           // Every run has an id and a status: an answer without them is something else.
           if (runId(run.id) === undefined || typeof run.status !== 'string') return undefined;
           return { state: readRunState(run.status, run.conclusion), url: pageUrl(run.html_url) };
         },
         denied: `${credential} may not read workflow runs (it needs Actions: read)`,
+        renew: () => {
+          if (tokens === undefined || lastToken === undefined || readRenewed) return false;
+          tokens.refused(repository, lastToken);
+          lastToken = undefined;
+          readRenewed = true;
+          return true;
+        },
         // https://docs.github.com/en/rest/actions/workflow-runs#list-workflow-runs-for-a-workflow
         find: {
           request: async (since) => {
@@ -300,9 +310,13 @@ function findRun(
     [run.display_title, run.name].some(
       (title) => typeof title === 'string' && title.split(/[\s:,;()[\]'"`]+/).includes(tag),
     );
-  const found =
-    candidates.find(({ run }) => names(run)) ??
-    (candidates.length === 1 ? candidates[0] : undefined);
+  // A lone run is taken only from a workflow without a run-name (its title is its name): one
+  // whose title names another tag is another node's.
+  const untitled = (run: Record<string, unknown>) =>
+    run.display_title === undefined || run.display_title === run.name;
+  const lone =
+    candidates.length === 1 && untitled(candidates[0]?.run ?? {}) ? candidates[0] : undefined;
+  const found = candidates.find(({ run }) => names(run)) ?? lone;
   if (found === undefined) return undefined;
   return {
     id: found.id as string,
