@@ -5,6 +5,8 @@ import type { Clock } from '../types';
 
 /** How many images one look reads at a time. */
 const readsAtOnce = 4;
+/** How many of a node's last digests are remembered, to know a late delivery of one. */
+const rememberedDigests = 8;
 
 export interface DigestStatus {
   /** the digest the registry showed last */
@@ -25,8 +27,12 @@ export interface DigestWatcher {
    * not another push. Reads the image at once to see whether it changed.
    */
   built(node: string): Promise<void>;
-  /** A verified delivery (GitHub's registry_package) shows `digest` for `node`'s image now. */
-  seen(node: string, digest: string): void;
+  /**
+   * A verified delivery (GitHub's registry_package) says `node`'s image is now `digest`: the
+   * registry is read to check it, since a delivery may come late or twice. A digest the node
+   * had lately is no push; one the registry cannot be read for is taken as said.
+   */
+  seen(node: string, digest: string): Promise<void>;
   status(): Record<string, DigestStatus>;
 }
 
@@ -55,6 +61,10 @@ interface NodeState {
   confirming: { before: string | null } | null;
   /** a new digest was left to its build's end: the digest before it (null: none known) */
   left: { from: string | null } | null;
+  /** the read in flight, which the next one waits for */
+  reading: Promise<void>;
+  /** the last digests read, oldest first */
+  recent: string[];
 }
 
 /**
@@ -76,6 +86,8 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
         warning: null,
         confirming: null,
         left: null,
+        reading: Promise.resolve(),
+        recent: [],
       },
     ]),
   );
@@ -115,42 +127,79 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
     );
   };
 
-  const read = async (state: NodeState) => {
+  /** Reads the image once; the digest read, or undefined when the read failed or named none. */
+  const readNow = async (state: NodeState): Promise<string | undefined> => {
     try {
       const digest = await deps.readDigest(state.image);
       if (state.error !== null) deps.log.info({ tag: state.id }, `${state.id} can be read again`);
       state.error = null;
       state.readAt = deps.clock.now();
-      if (digest !== undefined) judge(state, digest);
+      return digest;
     } catch (err) {
-      if ((err as { kind?: unknown }).kind === 'aborted') return;
+      if ((err as { kind?: unknown }).kind === 'aborted') return undefined;
       const reason = err instanceof Error ? err.message : String(err);
       if (state.error === null) {
         deps.log.warn({ tag: state.id }, `cannot read the digest of ${state.id}: ${reason}`);
       }
       state.error = reason;
+      return undefined;
     }
+  };
+
+  /**
+   * One read of a node after another, each judged in turn: an answer that was slow can never
+   * land after a newer one (a look's read from before a push, after the read of a build's end).
+   * `delivered`: a delivery's digest, which counts when the registry shows it too, or when the
+   * registry cannot be read.
+   */
+  const read = (state: NodeState, delivered?: string, first?: () => void): Promise<void> => {
+    state.reading = state.reading.then(async () => {
+      first?.();
+      const digest = await readNow(state);
+      const shown = digest ?? delivered;
+      if (shown === undefined) return;
+      judge(state, shown, shown === delivered);
+      remember(state, shown);
+    });
+    return state.reading;
+  };
+
+  /** The last digests a node had, so that a late or repeated delivery of one is no push. */
+  const remember = (state: NodeState, digest: string) => {
+    if (state.recent.includes(digest)) return;
+    state.recent.push(digest);
+    if (state.recent.length > rememberedDigests) state.recent.shift();
   };
 
   let running: Promise<void> | undefined;
   return {
     look() {
       // Two overlapping looks would both compare with the same old digest.
-      running ??= forEachAtMost([...states.values()], readsAtOnce, read).finally(() => {
-        running = undefined;
-      });
+      running ??= forEachAtMost([...states.values()], readsAtOnce, (state) => read(state)).finally(
+        () => {
+          running = undefined;
+        },
+      );
       return running;
     },
     async built(id) {
       const state = states.get(id);
       if (state === undefined) return;
-      state.confirming = { before: state.left === null ? state.digest : state.left.from };
-      state.left = null;
-      await read(state);
+      // Set when its turn comes: a read still in flight from before the build is no answer to it.
+      await read(state, undefined, () => {
+        state.confirming = { before: state.left === null ? state.digest : state.left.from };
+        state.left = null;
+      });
     },
     seen(id, digest) {
       const state = states.get(id);
-      if (state !== undefined) judge(state, digest, true);
+      if (state === undefined) return Promise.resolve();
+      if (state.recent.includes(digest)) {
+        deps.log.debug({ tag: id, digest }, `${id}: a delivery of a digest it had, not a push`);
+        return Promise.resolve();
+      }
+      // What a delivery says is checked against the registry: it may be late, or repeated.
+      return read(state, digest);
     },
     status() {
       return Object.fromEntries(

@@ -246,10 +246,11 @@ describe('createDigestWatcher: a build that counted (its CI run succeeded)', () 
     await t.watcher.look();
     const release = t.holdReads();
     const reading = t.watcher.built(SVC);
-    t.watcher.seen(SVC, D(3));
+    const delivered = t.watcher.seen(SVC, D(3));
     t.answer(SVC, D(3));
     release();
     await reading;
+    await delivered;
     expect(t.pushed).toEqual([]);
     expect(t.warnings()).toEqual([]);
     expect(t.watcher.status()[SVC]).toMatchObject({ digest: D(3), warning: null });
@@ -258,7 +259,7 @@ describe('createDigestWatcher: a build that counted (its CI run succeeded)', () 
   it('ignores a node it does not watch', async () => {
     const t = setup();
     await t.watcher.built('acme/base:latest');
-    t.watcher.seen('acme/base:latest', D(1));
+    await t.watcher.seen('acme/base:latest', D(1));
     expect(t.reads).toEqual([]);
     expect(t.pushed).toEqual([]);
     expect(Object.keys(t.watcher.status())).toEqual([SVC, APP]);
@@ -266,30 +267,50 @@ describe('createDigestWatcher: a build that counted (its CI run succeeded)', () 
 });
 
 describe('createDigestWatcher: deliveries (a package published)', () => {
-  it('counts a delivery as a push even before any digest was read', () => {
+  it('counts a delivery the registry shows as a push, even before any digest was read', async () => {
     const t = setup();
-    t.watcher.seen(SVC, D(1));
+    t.answer(SVC, D(1));
+    await t.watcher.seen(SVC, D(1));
     expect(t.pushed).toEqual([SVC]);
     expect(t.watcher.status()[SVC]?.digest).toBe(D(1));
-    expect(t.reads).toEqual([]);
+    expect(t.reads).toEqual([SVC]);
+  });
+
+  it('takes a delivery as said when the registry cannot be read', async () => {
+    const t = setup();
+    t.answer(SVC, new RegistryError('unauthorized', 'ghcr.io/acme/svc:latest: HTTP 401'));
+    await t.watcher.seen(SVC, D(1));
+    expect(t.pushed).toEqual([SVC]);
   });
 
   it('counts the same digest once, whether delivered again or then read', async () => {
     const t = setup();
-    t.watcher.seen(SVC, D(1));
-    t.watcher.seen(SVC, D(1));
     t.answer(SVC, D(1));
+    await t.watcher.seen(SVC, D(1));
+    await t.watcher.seen(SVC, D(1));
     await t.watcher.look();
     expect(t.pushed).toEqual([SVC]);
   });
 
-  it('counts a delivered digest that differs from the one read as a push', async () => {
+  it('counts no push for a late delivery of an older digest, nor for its repeat', async () => {
     const t = setup();
     t.answer(SVC, D(1));
     await t.watcher.look();
-    t.watcher.seen(SVC, D(5));
+    t.answer(SVC, D(2));
+    await t.watcher.look();
     expect(t.pushed).toEqual([SVC]);
-    // The registry then shows it: no second push.
+    // GitHub redelivers the package event of D(1): the registry still holds D(2).
+    await t.watcher.seen(SVC, D(1));
+    await t.watcher.look();
+    expect(t.pushed).toEqual([SVC]);
+  });
+
+  it('believes the registry over a delivery it does not show yet, and counts the push once it does', async () => {
+    const t = setup();
+    t.answer(SVC, D(1));
+    await t.watcher.look();
+    await t.watcher.seen(SVC, D(5));
+    expect(t.pushed).toEqual([]);
     t.answer(SVC, D(5));
     await t.watcher.look();
     expect(t.pushed).toEqual([SVC]);

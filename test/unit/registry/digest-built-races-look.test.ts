@@ -45,10 +45,10 @@ describe('review: the read at a build end beside a look in flight', () => {
     await new Promise((resolve) => setImmediate(resolve));
     // The build pushed D2 and its run ended: built() reads D2 at once, confirming the build.
     answer = D(2);
-    await watcher.built(SVC);
+    const ending = watcher.built(SVC);
     held.release();
     // (the held answer lands now)
-    await new Promise((resolve) => setImmediate(resolve));
+    await ending;
     await slow;
     await watcher.look(); // the next look: D2, as the registry holds
     expect({ pushed, digest: watcher.status()[SVC]?.digest }).toEqual({ pushed: [], digest: D(2) });
