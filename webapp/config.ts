@@ -101,9 +101,9 @@ export const settings = {
     schema: z
       .string()
       .regex(/^\/[\w./~-]*$/, "must be a path starting with '/', e.g. /propagate")
-      // The status page is served at /.
-      .refine((route) => !['/', '/healthz', '/status'].includes(route), {
-        message: 'must not be /, /healthz or /status',
+      // The status page is served at /, GitHub's deliveries at /github.
+      .refine((route) => !['/', '/healthz', '/status', '/github'].includes(route), {
+        message: 'must not be /, /healthz, /status or /github',
       }),
   }),
   /** PROPAGATION_DELAY: seconds between a tag's push and the next tag's trigger */

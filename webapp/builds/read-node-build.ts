@@ -26,6 +26,14 @@ export function readTargetSettings(name: TargetName, env: Env, file: string) {
   const definition = targets[name];
   const table = definition.settings as SettingsTable;
   const { values, problems } = readSettings(table, env, file);
+  for (const [one, other] of (definition.together ?? []) as [string, string][]) {
+    const set = [one, other].filter((key) => values[key] !== undefined);
+    if (set.length !== 1) continue;
+    const unset = set[0] === one ? other : one;
+    problems.push(
+      `${table[unset]?.env}: is needed with ${table[set[0] as string]?.env}: set both, or neither`,
+    );
+  }
   const missing = (definition.required as string[]).filter(
     (key) => key in values && values[key] === undefined,
   );

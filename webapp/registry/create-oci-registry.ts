@@ -127,6 +127,11 @@ type Answer = { status: number; headers: IncomingHttpHeaders; body: string };
  * a password, retries network errors, timeouts, 5xx and 429 within the retry budget, and speaks
  * plain HTTP only to loopback hosts, as Docker does. Fails with RegistryError only.
  */
+/** Tokens given out that are still scrubbed from messages once they are no longer kept. */
+const lastTokensKept = 8;
+/** ms: the longest wait a registry's Retry-After is kept for; a longer one is a mistake. */
+const longestThrottle = 3600_000;
+
 export function createOciRegistry(deps: OciRegistryDeps): OciRegistry {
   const clock = deps.clock ?? realClock;
   const retries = {
@@ -140,7 +145,11 @@ export function createOciRegistry(deps: OciRegistryDeps): OciRegistry {
   // A wait a host asked for that outlasts one read's retries is kept by the reads after it.
   const throttledUntil = new Map<string, number>();
 
-  const scrub = (text: string): string => redact(text, [...secrets]);
+  // Tokens last a minute or so: the ones kept, and the last few given out, are all that may
+  // still be in a request or its error.
+  const lastTokens: string[] = [];
+  const scrub = (text: string): string =>
+    redact(text, [...secrets, ...lastTokens, ...[...tokens.values()].map((entry) => entry.token)]);
   const fail = (kind: RegistryErrorKind, message: string, status?: number): RegistryError =>
     new RegistryError(kind, scrub(message), status);
 
@@ -248,7 +257,7 @@ export function createOciRegistry(deps: OciRegistryDeps): OciRegistry {
     if (result.kind === 'aborted') throw aborted();
     const { asked } = result;
     if (asked !== undefined) {
-      throttledUntil.set(host, Math.max(until, clock.now() + asked));
+      throttledUntil.set(host, Math.max(until, clock.now() + Math.min(asked, longestThrottle)));
     }
     const hint = asked === undefined ? '' : `, ${host} asks to wait ${asked} ms`;
     const message = `${what} failed after ${result.attempts} attempt(s): ${problem.reason}${hint}`;
@@ -319,7 +328,8 @@ export function createOciRegistry(deps: OciRegistryDeps): OciRegistry {
       throw fail('bad-answer', `${what}: the answer holds no token`, answer.status);
     }
     const token = (parsed.data.token ?? parsed.data.access_token) as string;
-    secrets.add(token);
+    lastTokens.push(token);
+    if (lastTokens.length > lastTokensKept) lastTokens.shift();
     // issued_at is left aside: this machine's clock and the service's may differ.
     const life = parsed.data.expires_in ? parsed.data.expires_in * 1000 : defaultTokenLife;
     const key = `${target.endpoint} ${scope}`;

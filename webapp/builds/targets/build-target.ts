@@ -125,6 +125,8 @@ export interface TargetDefinition<T extends SettingsTable> {
   token: keyof T & string;
   /** the settings it cannot work without, beyond its token */
   required: (keyof T & string)[];
+  /** settings that mean nothing one without the other: set both, or neither */
+  together?: [keyof T & string, keyof T & string][];
   /** variables it once read under other names (old name: new name), named at start when set */
   renamed?: Record<string, string>;
   /** whether it can send triggers (otherwise a dry run) */

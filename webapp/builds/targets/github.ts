@@ -116,6 +116,7 @@ export const githubTarget: TargetDefinition<typeof settings> = {
   settings,
   token: 'token',
   required: ['repository', 'workflow'],
+  together: [['appId', 'appKey']],
   // GitHub Actions sets the old names in every job, with other meanings.
   renamed: Object.fromEntries(
     Object.values(settings)
