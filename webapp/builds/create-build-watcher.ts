@@ -408,6 +408,10 @@ export function createBuildWatcher(deps: BuildWatcherDeps): BuildWatcher {
       for (const [tag, followed] of builds) {
         if (followed.run.id !== id || deps.targetOf(tag).name !== service) continue;
         if (followed.stopped !== undefined || followed.finding !== undefined) return false;
+        // GitHub's "Re-run failed jobs" keeps the run's id: its success after its failure is
+        // that build's end after all.
+        const rerun = followed.settled === true && followed.run.state !== 'success';
+        if (rerun && state === 'success') followed.settled = false;
         followed.run = { ...followed.run, state, url: url ?? followed.run.url };
         settle(tag, followed);
         return true;

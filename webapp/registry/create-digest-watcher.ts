@@ -28,6 +28,11 @@ export interface DigestWatcher {
    */
   built(node: string): Promise<void>;
   /**
+   * `node`'s build was triggered before this process started (a restart): the digest before it
+   * is not known, so its end is confirmed by whatever digest the registry then shows.
+   */
+  awaitedSinceBefore(node: string): void;
+  /**
    * A verified delivery (GitHub's registry_package) says `node`'s image is now `digest`: the
    * registry is read to check it, since a delivery may come late or twice. A digest the node
    * had lately is no push; one the registry cannot be read for is taken as said.
@@ -190,6 +195,10 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
         state.confirming = { before: state.left === null ? state.digest : state.left.from };
         state.left = null;
       });
+    },
+    awaitedSinceBefore(id) {
+      const state = states.get(id);
+      if (state !== undefined) state.left ??= { from: null };
     },
     seen(id, digest) {
       const state = states.get(id);

@@ -20,7 +20,7 @@ export interface GitHubRouteDeps {
   secret: string | undefined;
   log: Logger;
   /** acts on what a verified delivery tells */
-  deliver(event: Exclude<GitHubEvent, { kind: 'ignored' }>): GitHubAnswer;
+  deliver(event: Exclude<GitHubEvent, { kind: 'ignored' }>): GitHubAnswer | Promise<GitHubAnswer>;
 }
 
 /**
@@ -77,7 +77,7 @@ export function addGitHubRoute(app: FastifyInstance, deps: GitHubRouteDeps): voi
         log.debug({ event: name, why: event.why }, `GitHub delivery ignored: ${event.why}`);
         return reply.code(204).send();
       }
-      const answer = deps.deliver(event);
+      const answer = await deps.deliver(event);
       log[answer.status === 200 ? 'info' : 'debug'](
         { event: name },
         `GitHub ${String(name)}: ${answer.description}`,

@@ -284,7 +284,9 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       notifications: notifier.recent(),
     });
 
-  const deliverGitHub = (event: Exclude<GitHubEvent, { kind: 'ignored' }>): GitHubAnswer => {
+  const deliverGitHub = async (
+    event: Exclude<GitHubEvent, { kind: 'ignored' }>,
+  ): Promise<GitHubAnswer> => {
     if (event.kind === 'run-completed') {
       const run = `run ${event.runId} of ${event.repository}`;
       return builds.heard('github', event.runId, event.state, event.url)
@@ -295,8 +297,17 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     if (id === undefined || !digestNodes.has(id)) {
       return { status: 202, description: `${event.image} is not an image of the graph` };
     }
-    digests.seen(id, event.digest);
-    return { status: 200, description: `${id} published as ${event.digest}` };
+    // Checked against the registry before it is answered, while GitHub still waits (it gives up
+    // after 10 s): a read that takes longer goes on after the answer.
+    let timer: unknown;
+    const checked = await Promise.race([
+      digests.seen(id, event.digest).then(() => true),
+      new Promise<false>((resolve) => (timer = clock.setTimeout(() => resolve(false), 5000))),
+    ]);
+    clock.clearTimeout(timer);
+    return checked
+      ? { status: 200, description: `${id} published as ${event.digest}` }
+      : { status: 202, description: `${id} published as ${event.digest}: being checked` };
   };
 
   const server = buildServer({
@@ -322,6 +333,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
       // Builds awaited since before a restart: their runs are looked for again, and their end
       // is then their push, as it would have been without the restart.
       for (const { tag, since } of propagator.status().awaiting) {
+        if (digestNodes.has(tag)) digests.awaitedSinceBefore(tag);
         if (targetOf(tag).runs?.find !== undefined)
           builds.started(tag, undefined, Date.parse(since));
       }

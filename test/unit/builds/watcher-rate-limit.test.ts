@@ -7,23 +7,15 @@ import { flush } from '../../helpers/app';
 import { captureLogs } from '../../helpers/logs';
 import { ManualTimers } from '../../helpers/timers';
 
-// REVIEW: create-build-watcher.ts readOnce/findOnce treat any 401/403/404 as "this target may
-// not read runs" and stop following every run of the target for the life of the process
-// (stopFollowing -> denied). GitHub answers 403 for its secondary rate limit (with Retry-After),
-// and an App's installation token can be refused (401) before its hour ends — the dispatch path
-// makes a new token on that 401 (github.ts refusal()), the read path does not. One such answer
-// and no run's end is ever counted again: failures become stalls (STALL_TIMEOUT later), roots'
-// runs are no longer found, and a digest left to a run's end (create-web-app onPushed) is lost.
-
 const page = (id: number) => `https://github.com/acme/images/actions/runs/${id}`;
 
-describe('review: a run read answered 403 for a secondary rate limit', () => {
+describe('a run read answered 403 for a secondary rate limit', () => {
   it('reads the run again later and counts its end', async () => {
     const config = loadConfig({
       BUILD_TARGET: 'github',
       BUILD_GITHUB_REPOSITORY: 'acme/images',
       BUILD_GITHUB_WORKFLOW: 'build.yml',
-      BUILD_GITHUB_TOKEN: 'ghp_reviewToken0123456789',
+      BUILD_GITHUB_TOKEN: 'ghp_testToken0123456789',
       BUILD_POLL_INTERVAL: '1',
     });
     const target = createTarget(config.target, config);

@@ -30,7 +30,7 @@ const diamond = [
 const plan = (nodes: ChainNode[], options: Omit<PlannerOptions, 'delay' | 'stallTimeout'> = {}) =>
   startPlanner(nodes, { delay: DELAY, stallTimeout: 5 * 3600 * S, ...options });
 
-describe('the wave planner, where a review found it wrong', () => {
+describe('the wave planner, in cases it once got wrong', () => {
   it('keeps a build awaited across a restart on the same disk, whatever older push the registry shows', async () => {
     const timers = new ManualTimers();
     const T0 = timers.now();

@@ -3,11 +3,7 @@ import { loadConfig } from '../../../webapp/config';
 import { createOciRegistry } from '../../../webapp/registry/create-oci-registry';
 import { captureLogs } from '../../helpers/logs';
 
-// REVIEW (github.ts canSend/create): GITHUB_APP_ID set without GITHUB_APP_PRIVATE_KEY (a key
-// lost when pasted into Heroku's form, say) is silently a dry run, and the only line says
-// "BUILD_GITHUB_TOKEN is not set". A half-set App should be a config error naming both
-// variables, as a half-set REGISTRY_<HOST>_USER/_PASSWORD pair is.
-describe('review: a GitHub App set by half', () => {
+describe('a GitHub App set by half', () => {
   it('is a config error naming GITHUB_APP_PRIVATE_KEY', () => {
     let problem = 'accepted';
     try {
@@ -25,12 +21,7 @@ describe('review: a GitHub App set by half', () => {
   });
 });
 
-// REVIEW (create-oci-registry.ts send(), throttledUntil): a Retry-After is kept however long it
-// is. One 429 with `Retry-After: 31536000` (or a proxy that sends milliseconds) and the host is
-// never read again until the process restarts: digests on it are not confirmed, pushes not
-// seen, upstream changes not noticed. A wait the app honours needs a ceiling (as polls have a
-// floor).
-describe('review: a registry asking to wait a year', () => {
+describe('a registry asking to wait a year', () => {
   it('is read again within the hour', async () => {
     const agent = new MockAgent();
     agent.disableNetConnect();

@@ -2,18 +2,10 @@ import { parseImageRef, type ImageRef } from '../../../webapp/chain/parse-image-
 import { createDigestWatcher } from '../../../webapp/registry/create-digest-watcher';
 import { captureLogs } from '../../helpers/logs';
 
-// REVIEW (create-digest-watcher.ts built()): look() guards against overlapping reads
-// (`running`), built() does not: its read runs beside a look's read of the same image, and
-// whichever answer lands last wins `state.digest`. A look whose HEAD was answered before the
-// push but lands after built()'s read (a slow or retried request, a registry replica or CDN
-// that lags) sets the digest back to the old one and counts it as a push (onPushed); the next
-// look reads the new digest again and counts a second push. With RECONCILE_INTERVAL > 60 s
-// that second one is outside buildEnded's minute: everything below is built again.
-
 const SVC = 'ghcr.io/acme/svc:latest';
 const D = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 
-describe('review: the read at a build end beside a look in flight', () => {
+describe('the read at a build end beside a look in flight', () => {
   it('counts no push for the digest the build replaced', async () => {
     const pushed: string[] = [];
     let answer = D(1);

@@ -3,16 +3,9 @@ import * as redaction from '../../../webapp/secrets/redact';
 import { createOciRegistry } from '../../../webapp/registry/create-oci-registry';
 import { captureLogs } from '../../helpers/logs';
 
-// REVIEW: create-oci-registry.ts keeps every bearer token it was ever given in `secrets` (a Set
-// that is never pruned, line 136/322), to scrub messages. A token lives 60 s when the token
-// service does not say (GHCR, many others), so each look at each image makes a new one: the Set
-// grows by (images x looks) for the life of the process, and every message is then scrubbed
-// against all of them (redact is split/join per secret). "Every cache a bound" is broken; the
-// tokens map next to it is bounded (256) and the secrets list should follow it.
-
 const DIGEST = 'sha256:6457d53fb065d6f250e1504b9bc42d5b6c65941d57532c072d929dd0628977d0';
 
-describe('review: the registry reader kept tokens', () => {
+describe('the registry reader kept tokens', () => {
   it('scrubs with the tokens that may still be used, not with every token ever issued', async () => {
     const agent = new MockAgent();
     agent.disableNetConnect();

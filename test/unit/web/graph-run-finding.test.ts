@@ -4,13 +4,7 @@ import { join } from 'node:path';
 import { buildTestApp, flush } from '../../helpers/app';
 import { eventually } from '../../helpers/eventually';
 
-// REVIEW: in a graph file a node's id is its image (ghcr.io/acme/svc:a) while the dispatch sends
-// only the image's tag (a), so a run titled by the documented `run-name: build ${{ inputs.tag }}`
-// is "build a". create-build-watcher passes the node id to findRun, which splits the title on
-// [\s:,;...] and looks for the whole id among the words: it can never match. Only the "lone
-// candidate" rule is left, so two roots built by one workflow are never found (or swapped).
-
-const graph = join(mkdtempSync(join(tmpdir(), 'review-find-')), 'chains.yml');
+const graph = join(mkdtempSync(join(tmpdir(), 'dtp-find-')), 'chains.yml');
 writeFileSync(
   graph,
   `delay: 10
@@ -26,11 +20,11 @@ const A = 'ghcr.io/acme/svc:a';
 const B = 'ghcr.io/acme/svc:b';
 const page = (id: number) => `https://github.com/acme/svc/actions/runs/${id}`;
 
-describe('review: the clock dispatched two roots built by one workflow (graph file)', () => {
+describe('the clock dispatched two roots built by one workflow (graph file)', () => {
   it("finds each root's run by the tag in its title (run-name: build ${{ inputs.tag }})", async () => {
     const t = buildTestApp({
       GRAPH_FILE: graph,
-      GH_BUILD_TOKEN: 'ghp_reviewToken0123456789',
+      GH_BUILD_TOKEN: 'ghp_testToken0123456789',
       BUILD_POLL_INTERVAL: '1',
     });
     const created = new Date(t.timers.now() + 2000).toISOString().replace(/\.\d{3}Z$/, 'Z');

@@ -1,12 +1,7 @@
 import { loadConfig } from '../../../webapp/config';
 import { buildTestApp } from '../../helpers/app';
 
-// REVIEW: config.ts refuses PROPAGATION_ROUTE '/', '/healthz' and '/status' (the app's own
-// routes) but not the new '/github' (add-github-route.ts). PROPAGATION_ROUTE=/github passes the
-// config check, then fastify refuses the duplicate route when the server gets ready: the web
-// process crashes at start instead of saying which setting is wrong.
-
-describe('review: PROPAGATION_ROUTE=/github', () => {
+describe('PROPAGATION_ROUTE=/github', () => {
   it('is refused by the config check, naming the setting', async () => {
     let problem: string | undefined;
     try {

@@ -6,14 +6,7 @@ import { eventually } from '../../helpers/eventually';
 import { digestOf } from '../../helpers/github';
 import { ManualTimers } from '../../helpers/timers';
 
-// REVIEW: after a restart (create-web-app start()), the digest poll runs at once and its first
-// read "only learns" the digest — which is already the awaited build's image when its run
-// pushed (or ended) while the app was down. The run is found only a BUILD_POLL_INTERVAL later;
-// its success then calls digests.built(), which takes the digest just learnt as "before" and
-// warns "succeeded, but its image's digest did not change: was it pushed?" on the page and in
-// the log, for a build that did push.
-
-const graph = join(mkdtempSync(join(tmpdir(), 'review-restart-')), 'chains.yml');
+const graph = join(mkdtempSync(join(tmpdir(), 'dtp-restart-')), 'chains.yml');
 writeFileSync(
   graph,
   `delay: 10
@@ -27,13 +20,13 @@ images:
 );
 const SVC = 'ghcr.io/acme/svc:latest';
 
-describe('review: a build awaited across a restart, whose run pushed and ended while down', () => {
+describe('a build awaited across a restart, whose run pushed and ended while down', () => {
   it('is confirmed by its new digest, with no "digest did not change" warning', async () => {
     const start = new ManualTimers().now();
     const triggeredAt = start - 20 * 60_000;
     const journal = memoryJournal([{ tag: SVC, dueAt: triggeredAt, after: SVC, awaited: true }]);
     const t = buildTestApp(
-      { GRAPH_FILE: graph, GH_BUILD_TOKEN: 'ghp_reviewToken0123456789' },
+      { GRAPH_FILE: graph, GH_BUILD_TOKEN: 'ghp_testToken0123456789' },
       journal,
     );
     const fresh = digestOf('svc built while down');

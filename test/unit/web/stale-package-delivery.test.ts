@@ -5,15 +5,8 @@ import { buildTestApp, flush } from '../../helpers/app';
 import { eventually } from '../../helpers/eventually';
 import { digestOf, registryPackagePayload, signBody } from '../../helpers/github';
 
-// REVIEW: digests.seen() (webapp/registry/create-digest-watcher.ts, judge with announced=true)
-// takes any verified registry_package digest that differs from the one last known as a new push.
-// A delivery that comes late or again (GitHub's "Redeliver", the documented redelivery script
-// for failed deliveries, or deliveries out of order) names an OLDER digest: it counts as a push,
-// the children are built again, and the next registry read (the newer digest, again) counts a
-// second push. One stale delivery: two builds of everything below, of images that never changed.
-
 const secret = 'gh-hook-secret-5f2c1e9a7b3d4c60';
-const graph = join(mkdtempSync(join(tmpdir(), 'review-stale-')), 'chains.yml');
+const graph = join(mkdtempSync(join(tmpdir(), 'dtp-stale-')), 'chains.yml');
 writeFileSync(
   graph,
   `delay: 10
@@ -27,12 +20,12 @@ images:
 );
 const SVC = 'ghcr.io/acme/svc:latest';
 
-describe('review: a registry_package delivery of an older digest', () => {
+describe('a registry_package delivery of an older digest', () => {
   it('is no push: nothing is built again for it', async () => {
     const t = buildTestApp({
       GRAPH_FILE: graph,
       GITHUB_WEBHOOK_SECRET: secret,
-      GH_BUILD_TOKEN: 'ghp_reviewToken0123456789',
+      GH_BUILD_TOKEN: 'ghp_testToken0123456789',
     });
     const deliver = (digest: string) => {
       const text = JSON.stringify(
@@ -50,6 +43,14 @@ describe('review: a registry_package delivery of an older digest', () => {
       });
     };
     const triggersOfSvc = () => t.triggered.filter((tag) => tag === SVC).length;
+    // A delivery is checked against the registry after it is answered: wait for that read.
+    const deliverAndRead = async (digest: string) => {
+      const before = heads;
+      const answer = await deliver(digest);
+      await eventually(() => heads > before, 'the registry read the delivery prompts');
+      await flush();
+      return answer;
+    };
     // ghcr.io holds `current` as base's digest (svc: none yet); read every RECONCILE_INTERVAL.
     let current = digestOf('base 0');
     let heads = 0;
@@ -72,18 +73,19 @@ describe('review: a registry_package delivery of an older digest', () => {
     await flush();
     // Build 1 of base published D1: svc is built once.
     current = digestOf('base 1');
-    expect((await deliver(digestOf('base 1'))).statusCode).toBe(200);
+    expect((await deliverAndRead(digestOf('base 1'))).statusCode).toBe(200);
     t.timers.advance(t.config.propagationDelay);
     await eventually(() => triggersOfSvc() === 1, 'svc built after base 1');
     // An hour later build 2 of base published D2: svc is built a second time (right).
     t.timers.advance(3600_000);
     current = digestOf('base 2');
-    expect((await deliver(digestOf('base 2'))).statusCode).toBe(200);
+    expect((await deliverAndRead(digestOf('base 2'))).statusCode).toBe(200);
     t.timers.advance(t.config.propagationDelay);
     await eventually(() => triggersOfSvc() === 2, 'svc built after base 2');
     // An hour later the delivery of build 1 comes again (redelivered): it is no new push.
     t.timers.advance(3600_000);
     await deliver(digestOf('base 1'));
+    await flush();
     for (let i = 0; i < 5; i++) {
       t.timers.advance(t.config.propagationDelay);
       await flush();

@@ -47,7 +47,7 @@ describe('the status page at GET /', () => {
   it('keeps / for itself: the webhook cannot be moved there', () => {
     expect(() => loadConfig({ PROPAGATION_ROUTE: '/' })).toThrow(ConfigError);
     expect(() => loadConfig({ PROPAGATION_ROUTE: '/' })).toThrow(
-      /PROPAGATION_ROUTE: must not be \/, \/healthz or \/status/,
+      /PROPAGATION_ROUTE: must not be \/, \/healthz, \/status or \/github/,
     );
   });
 
