@@ -114,6 +114,8 @@ export interface Propagator {
   rebuild(node: string, why: string): void;
   /** `node`'s build failed or was cancelled: its push is no longer awaited. */
   buildFailed(node: string): void;
+  /** `node`'s image has a new digest that no build of the app explains: it was pushed now. */
+  imageChanged(node: string): Decision;
   /**
    * `node`'s build ended well (its CI run succeeded): it counts as its push now. What tells of
    * that push later (Docker Hub's webhook, the tags API) within a minute is the same push.
@@ -728,29 +730,36 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   };
   const dueAtOf = (id: string) => (pending.get(id) as Pending).dueAt;
 
+  /**
+   * A push of `id`; `fresh` when it is surely a new one (a build's end, a new digest), which no
+   * push known before can be a repeat of.
+   */
+  const takePush = (id: string, pushedAt: string | undefined, fresh: boolean): Decision => {
+    if (!byId.has(id)) throw new Error(`not a node of the graph`);
+    const pushedMs = believablePush(pushedAt);
+    const repeated = !fresh && isRepeat(id, pushedMs);
+    // A repeat announces a push already known: the waits it ended stay ended, the ones since
+    // (a newer trigger of this node) go on.
+    if (repeated) return childrenDecision(id, true, []);
+    const wasPending = pending.has(id);
+    // The push of a build the app started answers that trigger only: one queued since, for a
+    // change that came while it built, still goes.
+    if (!awaiting.has(id)) satisfy(id);
+    const ours = pushed(id, pushedMs ?? clock.now(), tick());
+    if (pushedMs === undefined) pushStamp.delete(id);
+    else pushStamp.set(id, String(Math.floor(pushedMs / 1000)));
+    // A push the wave was waiting for moves it on; any other starts one, or joins it.
+    const awaitedByWave = ours || (wasPending && wave?.members.has(id) === true);
+    if (wave === undefined || !awaitedByWave) {
+      startWave(`${id} pushed`, [id, ...descendants([id])]);
+    }
+    const newly = plan();
+    return childrenDecision(id, false, newly);
+  };
+
   const api: Propagator = {
-    accept(id, pushedAt) {
-      if (!byId.has(id)) throw new Error(`not a node of the graph`);
-      const pushedMs = believablePush(pushedAt);
-      const repeated = isRepeat(id, pushedMs);
-      // A repeat announces a push already known: the waits it ended stay ended, the ones since
-      // (a newer trigger of this node) go on.
-      if (repeated) return childrenDecision(id, true, []);
-      const wasPending = pending.has(id);
-      // The push of a build the app started answers that trigger only: one queued since, for a
-      // change that came while it built, still goes.
-      if (!awaiting.has(id)) satisfy(id);
-      const ours = pushed(id, pushedMs ?? clock.now(), tick());
-      if (pushedMs === undefined) pushStamp.delete(id);
-      else pushStamp.set(id, String(Math.floor(pushedMs / 1000)));
-      // A push the wave was waiting for moves it on; any other starts one, or joins it.
-      const awaitedByWave = ours || (wasPending && wave?.members.has(id) === true);
-      if (wave === undefined || !awaitedByWave) {
-        startWave(`${id} pushed`, [id, ...descendants([id])]);
-      }
-      const newly = plan();
-      return childrenDecision(id, false, newly);
-    },
+    accept: (id, pushedAt) => takePush(id, pushedAt, false),
+    imageChanged: (id) => takePush(id, String(Math.floor(clock.now() / 1000)), true),
     expect(id, why = 'kick-off') {
       startWave(why, [id, ...descendants([id])]);
       covered.set(id, tick());
@@ -835,7 +844,10 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       plan();
     },
     buildEnded(id) {
-      const decision = api.accept(id, String(clock.now() / 1000));
+      // The end of a build the app awaits (or that failed, and was run again) is new; any other
+      // end is the same build told twice.
+      const fresh = awaiting.has(id) || failed.has(id);
+      const decision = takePush(id, String(clock.now() / 1000), fresh);
       const until = clock.now() + futureSlack;
       knownPush.set(id, Math.max(until, knownPush.get(id) ?? until));
       return decision;

@@ -221,7 +221,7 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     // A push seen while its CI run goes on is that run's: its end counts, success or failure.
     onPushed: (tag) => {
       if (builds.running(tag)) return false;
-      propagator.accept(tag, String(Math.floor(clock.now() / 1000)));
+      propagator.imageChanged(tag);
       return true;
     },
     log: log.child({ unit: 'digests' }),

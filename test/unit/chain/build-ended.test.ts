@@ -111,3 +111,32 @@ describe("buildEnded: a CI run's success as the node's push", () => {
     });
   });
 });
+
+describe('buildEnded and imageChanged: a new build within the minute after one', () => {
+  it("counts a second build's end 20 s after the first, when the app triggered it", async () => {
+    const line2 = [node('a'), node('b', ['a'])];
+    const p = startPlanner(line2, { delay: 10 * S, stallTimeout: 3600 * S });
+    p.propagator.rebuild('a', 'test');
+    await p.advance(0);
+    expect(p.ids()).toEqual(['a']);
+    p.propagator.buildEnded('a');
+    await p.advance(10 * S);
+    expect(p.ids()).toEqual(['a', 'b']);
+    p.propagator.buildEnded('b');
+    // a is built again 20 s after its first build ended: that end is a new push too.
+    p.propagator.rebuild('a', 'test');
+    await p.advance(0);
+    expect(p.ids()).toEqual(['a', 'b', 'a']);
+    await p.advance(10 * S);
+    expect(p.propagator.buildEnded('a')).toMatchObject({ duplicate: false, next: ['b'] });
+    await p.advance(10 * S);
+    expect(p.ids()).toEqual(['a', 'b', 'a', 'b']);
+  });
+
+  it('counts a new digest seen 20 s after a build ended as a push', async () => {
+    const p = await buildingB();
+    p.propagator.buildEnded('b');
+    await p.advance(20 * S);
+    expect(p.propagator.imageChanged('b')).toMatchObject({ duplicate: false });
+  });
+});
