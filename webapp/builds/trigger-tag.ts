@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { readRateLimitWait } from '../http/read-rate-limit-wait';
 import type { Dispatcher } from 'undici';
 import { sendRequest } from '../http/send-request';
 import type { Logger } from '../logging/create-logger';
@@ -53,10 +55,16 @@ export async function triggerTag(sent: string, deps: TriggerDeps): Promise<Trigg
       // A 2xx that came before shutdown is a build started: it is reported, never owed again.
       const taken = answer.status !== undefined && answer.status >= 200 && answer.status < 300;
       if (deps.signal?.aborted && !taken) return { again: 'cut short by shutdown' };
+      const limited = answer.status !== undefined && isRateLimited(answer.status, answer.headers);
       const refusal: Refusal | undefined =
         answer.status === undefined
           ? { retry: answer.final !== true, reason: answer.error ?? 'no answer' }
-          : target.refusal(answer.status);
+          : limited
+            ? {
+                retry: true,
+                reason: `the build service is rate limiting triggers (${answer.status})`,
+              }
+            : target.refusal(answer.status);
       last = { ...status(answer.status), reason: refusal?.reason ?? '' };
       const fields = fieldsOf(attempt);
       if (refusal === undefined) {
@@ -75,7 +83,14 @@ export async function triggerTag(sent: string, deps: TriggerDeps): Promise<Trigg
           },
         };
       }
-      if (refusal.retry) return { again: refusal.reason };
+      if (refusal.retry) {
+        // A wait the service asked for is waited, never less (the retry's own backoff may be more).
+        const asked =
+          answer.status === 429 || limited
+            ? readRateLimitWait(answer.headers ?? {}, (deps.clock ?? realClock).now())
+            : undefined;
+        return { again: refusal.reason, ...(asked === undefined ? {} : { wait: asked }) };
+      }
       log.error(fields, `trigger of ${tag} refused, not retried: ${refusal.reason}`);
       return { done: failure(attempt) };
     },
@@ -114,7 +129,13 @@ export const triggerAnswerLimit = 64 * 1024;
 async function sendOnce(
   tag: string,
   deps: TriggerDeps,
-): Promise<{ status?: number; error?: string; body?: string; final?: boolean }> {
+): Promise<{
+  status?: number;
+  headers?: IncomingHttpHeaders;
+  error?: string;
+  body?: string;
+  final?: boolean;
+}> {
   try {
     const { url, headers, body } = await deps.target.request(tag);
     const answer = await sendRequest(
@@ -140,7 +161,11 @@ async function sendOnce(
         `the answer to the trigger of ${tag} came without its whole body (${answer.bodyProblem}): its run is not known`,
       );
     }
-    return { status: answer.status, ...(answer.body === undefined ? {} : { body: answer.body }) };
+    return {
+      status: answer.status,
+      headers: answer.headers,
+      ...(answer.body === undefined ? {} : { body: answer.body }),
+    };
   } catch (err) {
     return {
       error: redact(err instanceof Error ? err.message : 'request failed', deps.target.secrets),
@@ -149,6 +174,16 @@ async function sendOnce(
       ...((err as { retryable?: unknown }).retryable === false ? { final: true } : {}),
     };
   }
+}
+
+/**
+ * Whether a refusal is a rate limit rather than a lack of permission: GitHub answers its limits
+ * with 403 and Retry-After or no requests left
+ * (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api).
+ */
+function isRateLimited(status: number, headers: IncomingHttpHeaders | undefined): boolean {
+  if (status !== 403 || headers === undefined) return false;
+  return headers['retry-after'] !== undefined || headers['x-ratelimit-remaining'] === '0';
 }
 
 function status(code: number | undefined): { status?: number } {

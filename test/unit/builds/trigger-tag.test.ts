@@ -251,3 +251,50 @@ describe('triggerTag against a dispatch whose answer body trickles in', () => {
     }
   });
 });
+
+describe("triggerTag and GitHub's rate limits", () => {
+  const github = {
+    BUILD_TARGET: 'github',
+    BUILD_GITHUB_REPOSITORY: 'acme/images',
+    BUILD_GITHUB_WORKFLOW: 'build.yml',
+    BUILD_GITHUB_TOKEN: 'ghp_rateLimitToken0123',
+  };
+  const dispatch = {
+    method: 'POST',
+    path: '/repos/acme/images/actions/workflows/build.yml/dispatches',
+  };
+
+  it('retries a 403 that is a rate limit, after the wait GitHub asked for, instead of giving up', async () => {
+    const { agent, deps, waits } = setup(github);
+    const api = agent.get('https://api.github.com');
+    api.intercept(dispatch).reply(
+      403,
+      { message: 'API rate limit exceeded' },
+      {
+        headers: { 'retry-after': '30', 'x-ratelimit-remaining': '0' },
+      },
+    );
+    api.intercept(dispatch).reply(204, '');
+    const outcome = await triggerTag('step-1', deps);
+    expect(outcome).toMatchObject({ ok: true, attempts: 2 });
+    expect(waits[0]).toBeGreaterThanOrEqual(30_000);
+  });
+
+  it("waits a 429's Retry-After before the next attempt", async () => {
+    const { agent, deps, waits } = setup(github);
+    const api = agent.get('https://api.github.com');
+    api.intercept(dispatch).reply(429, '', { headers: { 'retry-after': '3' } });
+    api.intercept(dispatch).reply(204, '');
+    expect(await triggerTag('step-1', deps)).toMatchObject({ ok: true, attempts: 2 });
+    expect(waits[0]).toBeGreaterThanOrEqual(3000);
+  });
+
+  it('still gives up at once on a 403 that is no rate limit', async () => {
+    const { agent, deps } = setup(github);
+    agent
+      .get('https://api.github.com')
+      .intercept(dispatch)
+      .reply(403, { message: 'Resource not accessible' });
+    expect(await triggerTag('step-1', deps)).toMatchObject({ ok: false, attempts: 1, status: 403 });
+  });
+});
