@@ -24,6 +24,22 @@ const HOST =
 /** The names Docker Hub's registry goes by. */
 const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
 
+/**
+ * A registry host as one spelling: lower case, its port without leading zeros. Undefined when
+ * it is none: a bad name, a port outside 1 to 65535, an IPv4 address with a part over 255.
+ */
+function normalHost(host: string): string | undefined {
+  const lower = host.toLowerCase();
+  if (!HOST.test(lower)) return undefined;
+  const port = /:(\d+)$/.exec(lower)?.[1];
+  const name = port === undefined ? lower : lower.slice(0, -port.length - 1);
+  if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535)) return undefined;
+  if (/^\d+(\.\d+){3}$/.test(name) && name.split('.').some((part) => Number(part) > 255)) {
+    return undefined;
+  }
+  return port === undefined ? name : `${name}:${Number(port)}`;
+}
+
 /** Whether the first part of a name is a registry host, by Docker's own rule. */
 function isHost(part: string): boolean {
   return part.includes('.') || part.includes(':') || part.toLowerCase() === 'localhost';
@@ -45,9 +61,9 @@ export function parseImageRef(text: string): ImageRef {
 
   const parts = text.split('/');
   const host = parts.length > 1 && isHost(parts[0] as string) ? (parts.shift() as string) : '';
-  const registry = host.toLowerCase();
-  if (host !== '' && !HOST.test(registry)) fail(`'${host}' is not a registry host`);
-  const hub = host === '' || DOCKER_HUB_HOSTS.has(registry);
+  const registry = normalHost(host);
+  if (host !== '' && registry === undefined) fail(`'${host}' is not a registry host`);
+  const hub = host === '' || DOCKER_HUB_HOSTS.has(registry as string);
   const last = parts.pop() as string;
   const colon = last.indexOf(':');
   parts.push(colon === -1 ? last : last.slice(0, colon));
@@ -69,11 +85,11 @@ export function parseImageRef(text: string): ImageRef {
   const namespace = hub ? (parts[0] ?? 'library') : parts.join('/');
   const path = namespace === '' ? repository : `${namespace}/${repository}`;
   return {
-    ...(host === '' ? {} : { registry: hub ? 'docker.io' : registry }),
+    ...(host === '' ? {} : { registry: hub ? 'docker.io' : (registry as string) }),
     namespace,
     repository,
     tag,
-    display: hub ? `${path}:${tag}` : `${registry}/${path}:${tag}`,
+    display: hub ? `${path}:${tag}` : `${registry as string}/${path}:${tag}`,
   };
 }
 

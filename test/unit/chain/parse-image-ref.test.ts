@@ -37,6 +37,14 @@ describe('parseImageRef', () => {
       '127.0.0.1:5000/acme/svc:a',
     ],
     ['GHCR.io/acme/svc', 'ghcr.io', 'acme', 'svc', 'latest', 'ghcr.io/acme/svc:latest'],
+    [
+      '127.0.0.1:05101/acme/svc:a',
+      '127.0.0.1:5101',
+      'acme',
+      'svc',
+      'a',
+      '127.0.0.1:5101/acme/svc:a',
+    ],
     // Docker Hub named with its host is the same image as without one.
     [
       'docker.io/library/alpine:3.20',
@@ -55,6 +63,9 @@ describe('parseImageRef', () => {
   it.each([
     ['', /is empty/],
     ['ghcr..io/x/y', /'ghcr..io' is not a registry host/],
+    ['127.0.0.1:99999/x/y', /'127.0.0.1:99999' is not a registry host/],
+    ['127.0.0.1:0/x/y', /is not a registry host/],
+    ['999.999.999.999:5101/x/y', /is not a registry host/],
     ['docker.io/a/b/c', /at most one slash/],
     ['ghcr.io/acme/Svc', /'Svc' has uppercase/],
     ['a/b/c', /at most one slash/],
