@@ -30,11 +30,16 @@ async function main(): Promise<void> {
     log,
     async (reason) => {
       await app.close();
-      const kept = app.propagator.status().pending.map((entry) => entry.tag);
+      const chain = app.propagator.status();
+      const kept = chain.pending.map((entry) => entry.tag);
+      const awaited = chain.awaiting.map((entry) => entry.tag);
       log.info(
-        { reason, kept },
+        { reason, kept, awaited },
         `stopped (${reason}): ${kept.length} pending trigger(s) kept in the journal` +
-          (kept.length > 0 ? ` (${kept.join(', ')})` : ''),
+          (kept.length > 0 ? ` (${kept.join(', ')})` : '') +
+          (awaited.length > 0
+            ? `, and ${awaited.length} build(s) still awaited (${awaited.join(', ')})`
+            : ''),
       );
     },
     { watchPid: readHandedDown(process.env).supervisorPid },
