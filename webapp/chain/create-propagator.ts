@@ -112,8 +112,8 @@ export interface Propagator {
   upstreamChanged(images: readonly string[], at: number): void;
   /** `node` is to be built now, with everything built from it after it. */
   rebuild(node: string, why: string): void;
-  /** `node`'s build failed or was cancelled: its push is no longer awaited. */
-  buildFailed(node: string): void;
+  /** `node`'s build failed or was cancelled: its push is no longer awaited. What it blocks. */
+  buildFailed(node: string): string[];
   /** `node`'s image has a new digest that no build of the app explains: it was pushed now. */
   imageChanged(node: string): Decision;
   /**
@@ -853,11 +853,12 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       return decision;
     },
     buildFailed(id) {
-      if (!awaiting.has(id)) return;
+      if (!awaiting.has(id)) return [];
       unwatch(id);
       failed.set(id, clock.now());
-      fail(id);
+      const blocks = fail(id);
       plan();
+      return blocks;
     },
     knowledge() {
       return {

@@ -126,8 +126,15 @@ export function createWebApp(config: Config, log: Logger, parts: WebAppParts = {
     timeout: config.retry.timeout,
     followFor: config.stallTimeout > 0 ? config.stallTimeout : longestFollow,
     onFailed: (tag, run) => {
-      propagator.buildFailed(tag);
-      notifier.notify({ kind: 'build-failed', tag, run });
+      const event: ChainEvent = {
+        kind: 'build-failed',
+        tag,
+        run,
+        blocks: propagator.buildFailed(tag),
+      };
+      // A line of tags tells a failure as it always has: what it blocks is the rest of the line.
+      const told = graph.file === null ? asLineEvent(event) : event;
+      if (told !== undefined) notifier.notify(told);
     },
     // A CI build's end is its push: no registry webhook need come. Whatever tells of the push
     // later (Docker Hub's webhook, a new digest) is the same build, and counts once.
