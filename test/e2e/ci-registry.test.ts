@@ -116,7 +116,15 @@ describe('images built on CI and kept on an OCI registry, end to end', () => {
         built += 1;
         const seed = `${name}-${repository}-${built}`;
         if (options.unpushed?.includes(repository) !== true) {
-          setTimeout(() => registry.pushImage(repository, tag, seed).catch(() => {}), BUILD / 2);
+          // A run ends after its push step, however long the push takes on a busy machine.
+          const pushed = () => {
+            const run = hub.runs.findLast((entry) => entry.repository === repository);
+            if (run !== undefined) run.endsAt = Math.max(run.endsAt, Date.now() + 100);
+          };
+          setTimeout(
+            () => registry.pushImage(repository, tag, seed).then(pushed, () => {}),
+            BUILD / 2,
+          );
         }
         // No push webhook: the run's end and the registry are all there is.
         return { onBuilt: () => undefined };
@@ -199,7 +207,7 @@ describe('images built on CI and kept on an OCI registry, end to end', () => {
       15_000,
     );
     expect(done.graph.lastWave).toMatchObject({ built: 2, total: 2, failed: 0 });
-    expect(done.graph.nodes.every((node) => node.warning === undefined)).toBe(true);
+    expect(done.graph.nodes.filter((node) => node.warning !== undefined)).toEqual([]);
     expect(t.dispatches('acme/svc')).toHaveLength(1);
     expect(t.dispatches('acme/app')).toHaveLength(1);
     // No Docker Hub webhook was ever sent: the runs' ends and the registry told it all.

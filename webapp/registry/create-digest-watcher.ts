@@ -68,6 +68,8 @@ interface NodeState {
   left: { from: string | null } | null;
   /** the read in flight, which the next one waits for */
   reading: Promise<void>;
+  /** a build's end was told, and the read that confirms it has not had its turn yet */
+  ending: boolean;
   /** the last digests read, oldest first */
   recent: string[];
 }
@@ -92,6 +94,7 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
         confirming: null,
         left: null,
         reading: Promise.resolve(),
+        ending: false,
         recent: [],
       },
     ]),
@@ -120,7 +123,8 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
     }
     if (before === digest || (before === null && !announced)) return;
     state.warning = null;
-    if (deps.onPushed(id)) {
+    // A build's end already told and not yet read for explains this digest: it is that build's.
+    if (!state.ending && deps.onPushed(id)) {
       state.left = null;
       deps.log.info({ tag: id, from: before, to: digest }, `${id} has a new digest: pushed`);
       return;
@@ -191,7 +195,10 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
       const state = states.get(id);
       if (state === undefined) return;
       // Set when its turn comes: a read still in flight from before the build is no answer to it.
+      // Until then, a new digest that read brings is this build's, not another push.
+      state.ending = true;
       await read(state, undefined, () => {
+        state.ending = false;
         state.confirming = { before: state.left === null ? state.digest : state.left.from };
         state.left = null;
       });

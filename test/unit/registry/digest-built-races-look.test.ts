@@ -46,3 +46,40 @@ describe('the read at a build end beside a look in flight', () => {
     expect({ pushed, digest: watcher.status()[SVC]?.digest }).toEqual({ pushed: [], digest: D(2) });
   });
 });
+
+describe('a look in flight across a build’s end, whose answer shows the new image', () => {
+  it('takes that digest as the build’s, not as a second push, and warns of nothing', async () => {
+    const pushed: string[] = [];
+    const logs = captureLogs();
+    let answer = D(1);
+    let release: () => void = () => {};
+    let holdNext = false;
+    const watcher = createDigestWatcher({
+      nodes: [{ id: SVC, image: parseImageRef(SVC) }],
+      async readDigest() {
+        if (holdNext) {
+          holdNext = false;
+          await new Promise<void>((resolve) => (release = resolve));
+        }
+        return answer;
+      },
+      onPushed: (node) => {
+        pushed.push(node);
+        return true;
+      },
+      log: logs.log,
+      clock: { now: () => 0 },
+    });
+    await watcher.look(); // learns D1
+    holdNext = true;
+    const slow = watcher.look(); // in flight while the run pushes D2 and ends
+    await new Promise((resolve) => setImmediate(resolve));
+    answer = D(2);
+    const ending = watcher.built(SVC);
+    release(); // the look's answer lands: D2, after the run's end was told
+    await slow;
+    await ending;
+    expect(pushed).toEqual([]);
+    expect(watcher.status()[SVC]).toMatchObject({ digest: D(2), warning: null });
+  });
+});
