@@ -1,3 +1,4 @@
+import { readJsonAnswer } from '../http/read-json-answer';
 import { readRateLimitWait } from '../http/read-rate-limit-wait';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
@@ -248,7 +249,7 @@ export function createHubApi(deps: HubApiDeps): HubApi {
     if (answer.status < 200 || answer.status >= 300) {
       throw fail('bad-answer', `login to Docker Hub answered HTTP ${answer.status}`, answer.status);
     }
-    const parsed = loginSchema.safeParse(parseJson(answer.body));
+    const parsed = loginSchema.safeParse(readJsonAnswer(answer.body));
     if (!parsed.success) {
       throw fail(
         'bad-answer',
@@ -288,7 +289,7 @@ export function createHubApi(deps: HubApiDeps): HubApi {
   }
 
   function check(what: string, answer: Answer): unknown {
-    if (answer.status === 200) return parseJson(answer.body);
+    if (answer.status === 200) return readJsonAnswer(answer.body);
     if (answer.status === 401 || answer.status === 403) {
       const why = credentials
         ? `the login of ${credentials.identifier} may not read it`
@@ -358,14 +359,6 @@ function sameOrigin(url: string, base: URL): boolean {
     return new URL(url).origin === base.origin;
   } catch {
     return false;
-  }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
   }
 }
 

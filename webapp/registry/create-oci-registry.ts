@@ -1,3 +1,4 @@
+import { readJsonAnswer } from '../http/read-json-answer';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Logger } from 'pino';
@@ -323,7 +324,7 @@ export function createOciRegistry(deps: OciRegistryDeps): OciRegistry {
     if (answer.status !== 200) {
       throw fail('bad-answer', `${what}: unexpected HTTP ${answer.status}`, answer.status);
     }
-    const parsed = tokenSchema.safeParse(parseJson(answer.body));
+    const parsed = tokenSchema.safeParse(readJsonAnswer(answer.body));
     if (!parsed.success) {
       throw fail('bad-answer', `${what}: the answer holds no token`, answer.status);
     }
@@ -534,12 +535,4 @@ function refusal(target: Target, withLogin: boolean): string {
 
 function usedLogin(sent: Auth): boolean {
   return sent.kind === 'basic' || (sent.kind === 'bearer' && sent.withLogin);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,3 +1,4 @@
+import { readJsonAnswer } from '../../http/read-json-answer';
 import { readRateLimitWait } from '../../http/read-rate-limit-wait';
 import type { KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -147,7 +148,7 @@ export function createAppTokens(deps: AppTokensDeps): AppTokens {
 
   /** GitHub's own words on a refusal (its JSON `message`), scrubbed, short and on one line. */
   function said(body: string): string {
-    const message = (parseJson(body) as { message?: unknown } | undefined)?.message;
+    const message = (readJsonAnswer(body) as { message?: unknown } | undefined)?.message;
     if (typeof message !== 'string' || message.trim() === '') return '';
     // Scrubbed before it is cut: a secret cut in two would no longer be found.
     const line = redact(message, secrets()).replace(/\s+/g, ' ').trim();
@@ -252,7 +253,7 @@ export function createAppTokens(deps: AppTokensDeps): AppTokens {
     if (status !== 200) {
       throw fail('bad-answer', `${what}: unexpected HTTP ${status}${said(body)}`, { status });
     }
-    const parsed = installationSchema.safeParse(parseJson(body));
+    const parsed = installationSchema.safeParse(readJsonAnswer(body));
     if (!parsed.success) {
       throw fail('bad-answer', `${what}: the answer names no installation id`, { status });
     }
@@ -290,7 +291,7 @@ export function createAppTokens(deps: AppTokensDeps): AppTokens {
     if (status !== 201 && status !== 200) {
       throw fail('bad-answer', `${what}: unexpected HTTP ${status}${said(body)}`, { status });
     }
-    const parsed = tokenSchema.safeParse(parseJson(body));
+    const parsed = tokenSchema.safeParse(readJsonAnswer(body));
     if (!parsed.success) {
       throw fail('bad-answer', `${what}: the answer has no token and expires_at`, { status });
     }
@@ -381,12 +382,4 @@ function shared<K, V>(pending: Map<K, Promise<V>>, key: K, start: () => Promise<
   const started = start().finally(() => pending.delete(key));
   pending.set(key, started);
   return started;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }

@@ -1,3 +1,4 @@
+import { readJsonAnswer } from '../../http/read-json-answer';
 import type { SettingsOf, SettingsTable } from '../../settings/read-settings';
 import type { BuildRun, BuildState } from '../../types';
 import type { AppTokens } from '../github-app/create-app-tokens';
@@ -78,12 +79,8 @@ export function hasEnded(state: BuildState): boolean {
 
 /** The JSON object of an answer's body, or an empty one. */
 export function parseObject(body: string): Record<string, unknown> {
-  try {
-    const parsed: unknown = JSON.parse(body);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
+  const parsed = readJsonAnswer(body);
+  return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
 }
 
 /** A URL a person may open, or null: only http(s). */
