@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createHmac } from 'node:crypto';
 
 /** X-Hub-Signature-256 as GitHub computes it: `sha256=` and the hex HMAC of the raw body. */
@@ -156,4 +159,19 @@ export function registryPackagePayload(fields: PackageFields = {}): Record<strin
     },
     sender: { login: owner, type: 'User' },
   };
+}
+
+/**
+ * A graph file of a line of images on GHCR, `ghcr.io/acme/<name>:latest` each built FROM the one
+ * before, by the `build.yml` workflow of `acme/<name>` with the token in GH_BUILD_TOKEN; its path.
+ */
+export function writeGhcrLine(names: readonly string[], delay = 10): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'dtp-ghcr-')), 'chains.yml');
+  const images = names.map((name, index) => {
+    const from = index === 0 ? '' : `\n    from: [ghcr.io/acme/${names[index - 1]}]`;
+    return `  - image: ghcr.io/acme/${name}:latest${from}
+    build: { target: github, repository: acme/${name}, workflow: build.yml, token_env: GH_BUILD_TOKEN }`;
+  });
+  writeFileSync(file, `delay: ${delay}\nimages:\n${images.join('\n')}\n`);
+  return file;
 }

@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TriggerOutcome } from '../../../webapp/types';
 import { buildTestApp, delivery, flush } from '../../helpers/app';
 import { eventually } from '../../helpers/eventually';
@@ -9,6 +6,7 @@ import {
   registryPackagePayload,
   signBody,
   workflowRunPayload,
+  writeGhcrLine,
 } from '../../helpers/github';
 
 const secret = 'gh-hook-secret-5f2c1e9a7b3d4c60';
@@ -356,23 +354,7 @@ describe('POST /github: the secret', () => {
 });
 
 /** A line of three images on GHCR, each built by the workflow of its own repository. */
-const ghcrGraph = join(mkdtempSync(join(tmpdir(), 'dtp-github-route-')), 'chains.yml');
-const built = (repository: string) =>
-  `build: { target: github, repository: ${repository}, workflow: build.yml, token_env: GH_BUILD_TOKEN }`;
-writeFileSync(
-  ghcrGraph,
-  `delay: 10
-images:
-  - image: ghcr.io/acme/base:latest
-    ${built('acme/base')}
-  - image: ghcr.io/acme/svc:latest
-    from: [ghcr.io/acme/base]
-    ${built('acme/svc')}
-  - image: ghcr.io/acme/app:latest
-    from: [ghcr.io/acme/svc]
-    ${built('acme/app')}
-`,
-);
+const ghcrGraph = writeGhcrLine(['base', 'svc', 'app']);
 
 interface NodeView {
   id: string;

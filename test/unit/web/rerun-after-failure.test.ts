@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { TriggerOutcome } from '../../../webapp/types';
 import { buildTestApp, flush } from '../../helpers/app';
 import { eventually } from '../../helpers/eventually';
@@ -9,26 +6,11 @@ import {
   registryPackagePayload,
   signBody,
   workflowRunPayload,
+  writeGhcrLine,
 } from '../../helpers/github';
 
 const secret = 'gh-hook-secret-5f2c1e9a7b3d4c60';
-const graph = join(mkdtempSync(join(tmpdir(), 'dtp-rerun-')), 'chains.yml');
-const built = (repository: string) =>
-  `build: { target: github, repository: ${repository}, workflow: build.yml, token_env: GH_BUILD_TOKEN }`;
-writeFileSync(
-  graph,
-  `delay: 10
-images:
-  - image: ghcr.io/acme/base:latest
-    ${built('acme/base')}
-  - image: ghcr.io/acme/svc:latest
-    from: [ghcr.io/acme/base]
-    ${built('acme/svc')}
-  - image: ghcr.io/acme/app:latest
-    from: [ghcr.io/acme/svc]
-    ${built('acme/app')}
-`,
-);
+const graph = writeGhcrLine(['base', 'svc', 'app']);
 const SVC = 'ghcr.io/acme/svc:latest';
 const APP = 'ghcr.io/acme/app:latest';
 

@@ -1,23 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { buildTestApp, flush, memoryJournal } from '../../helpers/app';
 import { eventually } from '../../helpers/eventually';
-import { digestOf } from '../../helpers/github';
+import { digestOf, writeGhcrLine } from '../../helpers/github';
 import { ManualTimers } from '../../helpers/timers';
 
-const graph = join(mkdtempSync(join(tmpdir(), 'dtp-restart-')), 'chains.yml');
-writeFileSync(
-  graph,
-  `delay: 10
-images:
-  - image: ghcr.io/acme/svc:latest
-    build: { target: github, repository: acme/svc, workflow: build.yml, token_env: GH_BUILD_TOKEN }
-  - image: ghcr.io/acme/app:latest
-    from: [ghcr.io/acme/svc]
-    build: { target: github, repository: acme/app, workflow: build.yml, token_env: GH_BUILD_TOKEN }
-`,
-);
+const graph = writeGhcrLine(['svc', 'app']);
 const SVC = 'ghcr.io/acme/svc:latest';
 
 describe('a build awaited across a restart, whose run pushed and ended while down', () => {

@@ -1,23 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { buildTestApp, flush } from '../../helpers/app';
 import { eventually } from '../../helpers/eventually';
-import { digestOf, registryPackagePayload, signBody } from '../../helpers/github';
+import { digestOf, registryPackagePayload, signBody, writeGhcrLine } from '../../helpers/github';
 
 const secret = 'gh-hook-secret-5f2c1e9a7b3d4c60';
-const graph = join(mkdtempSync(join(tmpdir(), 'dtp-stale-')), 'chains.yml');
-writeFileSync(
-  graph,
-  `delay: 10
-images:
-  - image: ghcr.io/acme/base:latest
-    build: { target: github, repository: acme/base, workflow: build.yml, token_env: GH_BUILD_TOKEN }
-  - image: ghcr.io/acme/svc:latest
-    from: [ghcr.io/acme/base]
-    build: { target: github, repository: acme/svc, workflow: build.yml, token_env: GH_BUILD_TOKEN }
-`,
-);
+const graph = writeGhcrLine(['base', 'svc']);
 const SVC = 'ghcr.io/acme/svc:latest';
 
 describe('a registry_package delivery of an older digest', () => {
