@@ -19,6 +19,7 @@ import {
   asList,
   asNumber,
   httpUrl,
+  postgresUrl,
   inMilliseconds,
   optionalToken,
   seconds,
@@ -160,6 +161,23 @@ export const settings = {
     env: 'STATE_FILE',
     default: '.state/pending.json',
     schema: z.string().min(1, 'must be a file path'),
+  }),
+  /**
+   * DATABASE_URL: the PostgreSQL database that keeps the app's state, shared by every dyno; the
+   * file at STATE_FILE when unset
+   */
+  databaseUrl: setting<string | undefined>({
+    env: 'DATABASE_URL',
+    default: undefined,
+    secret: true,
+    schema: postgresUrl.optional(),
+  }),
+  /** LEASE_TIME: seconds a dyno plans alone (reads registries, sends triggers) without renewing its lease */
+  leaseTime: setting({
+    env: 'LEASE_TIME',
+    default: 30,
+    fromEnv: asNumber,
+    schema: inMilliseconds(seconds(3, 600)),
   }),
   /** STALL_TIMEOUT: seconds after a trigger without that tag's push before the chain counts as stalled (0: never) */
   stallTimeout: setting({

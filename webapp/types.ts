@@ -70,7 +70,9 @@ export type ChainEvent =
   | { kind: 'build-failed'; tag: string; run: BuildRun; blocks?: string[] }
   | { kind: 'stalled'; tag: string; since: number; blocks?: string[] }
   | { kind: 'wave-started'; by: string; at: number; total: number }
-  | { kind: 'chain-complete'; tag: string; at: number; wave?: WaveSummary };
+  | { kind: 'chain-complete'; tag: string; at: number; wave?: WaveSummary }
+  /** the database stopped answering at `since`: nothing is sent until it answers again */
+  | { kind: 'database-down'; since: number };
 
 /** How a wave went: what started it and when (ms), and what became of its nodes. */
 export interface WaveSummary {

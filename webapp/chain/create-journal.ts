@@ -5,6 +5,11 @@ import type { Logger } from '../logging/create-logger';
 
 /** A trigger that is owed: `tag` is built at `dueAt` (ms since the epoch). */
 export interface PendingTrigger {
+  /**
+   * This trigger's own name, kept as long as it is owed: what claims it, so that a dyno that
+   * takes over after a crash knows whether it was sent.
+   */
+  id?: string;
   tag: string;
   dueAt: number;
   /** the tag whose push queued it */
@@ -28,6 +33,7 @@ const latestDate = 8.64e15;
 
 const entries = z.array(
   z.object({
+    id: z.string().max(100).optional(),
     tag: z.string(),
     dueAt: z.number().refine((ms) => Math.abs(ms) <= latestDate),
     after: z.string(),
@@ -52,27 +58,21 @@ export function createJournal(path: string, log: Logger): Journal {
         }
         return [];
       }
+      let parsed: PendingTrigger[] | undefined;
       try {
-        return entries.parse(JSON.parse(text)).map((entry) => ({
-          tag: entry.tag,
-          dueAt: entry.dueAt,
-          after: entry.after,
-          ...(entry.pushedAt === undefined ? {} : { pushedAt: entry.pushedAt }),
-          ...(entry.awaited === true ? { awaited: true as const } : {}),
-        }));
+        parsed = readJournalEntries(JSON.parse(text));
       } catch {
-        const aside = `${path}.corrupt-${Date.now()}`;
-        try {
-          renameSync(path, aside);
-          log.error({ path, aside }, 'the journal of pending triggers is corrupt; moved it aside');
-        } catch (err) {
-          log.error(
-            { err, path },
-            'the journal of pending triggers is corrupt and cannot be moved',
-          );
-        }
-        return [];
+        parsed = undefined;
       }
+      if (parsed !== undefined) return parsed;
+      const aside = `${path}.corrupt-${Date.now()}`;
+      try {
+        renameSync(path, aside);
+        log.error({ path, aside }, 'the journal of pending triggers is corrupt; moved it aside');
+      } catch (err) {
+        log.error({ err, path }, 'the journal of pending triggers is corrupt and cannot be moved');
+      }
+      return [];
     },
     save(pending) {
       const temp = `${path}.${process.pid}.tmp`;
@@ -90,4 +90,18 @@ export function createJournal(path: string, log: Logger): Journal {
       }
     },
   };
+}
+
+/** The journal's entries in `value`, or undefined when it is not a journal this app wrote. */
+export function readJournalEntries(value: unknown): PendingTrigger[] | undefined {
+  const read = entries.safeParse(value);
+  if (!read.success) return undefined;
+  return read.data.map((entry) => ({
+    ...(entry.id === undefined ? {} : { id: entry.id }),
+    tag: entry.tag,
+    dueAt: entry.dueAt,
+    after: entry.after,
+    ...(entry.pushedAt === undefined ? {} : { pushedAt: entry.pushedAt }),
+    ...(entry.awaited === true ? { awaited: true as const } : {}),
+  }));
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../logging/create-logger';
 import type { ChainEvent, ChainNode, Clock, TriggerOutcome } from '../types';
 import type { Journal, PendingTrigger } from './create-journal';
@@ -33,8 +34,13 @@ export interface PropagatorDeps {
   /** the longest delay any configuration can set: a journal entry due later is damage */
   longestDelay: number;
   log: Logger;
-  /** starts the build of a node; `node` is its id */
-  trigger: (node: string, signal: AbortSignal) => Promise<TriggerOutcome>;
+  /**
+   * starts the build of a node; `node` is its id, `key` this trigger's own name, the same for
+   * every attempt and after a restart, however late it is sent
+   */
+  trigger: (node: string, signal: AbortSignal, key: string) => Promise<TriggerOutcome>;
+  /** per node, the latest push known: kept where the store keeps it, so a repeat stays one */
+  pushes?: { load(): Record<string, number>; save(pushes: Record<string, number>): void };
   clock: Clock;
   journal: Journal;
   /** ms after a trigger without that node's push before it counts as stalled; 0 turns it off */
@@ -211,9 +217,10 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   const shutdown = new AbortController();
 
   // What is owed, and the builds awaited: what is built from them waits, after a restart too.
-  const persist = () =>
+  const persist = () => {
     journal.save([
-      ...[...pending.values()].map(({ tag, dueAt, after, pushedAt }) => ({
+      ...[...pending.values()].map(({ id, tag, dueAt, after, pushedAt }) => ({
+        ...(id === undefined ? {} : { id }),
         tag,
         dueAt,
         after,
@@ -226,6 +233,8 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         awaited: true as const,
       })),
     ]);
+    deps.pushes?.save(Object.fromEntries(knownPush));
+  };
 
   /** The latest change of what `id` is built from that its latest build does not hold. */
   const owedSince = (id: string): number | undefined => {
@@ -329,6 +338,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         const after = latestParent(id);
         const stamp = pushStamp.get(after);
         schedule({
+          id: randomUUID(),
           tag: id,
           dueAt: spaced(id, dueOf(id)),
           after,
@@ -499,8 +509,8 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
   };
 
   // A trigger that throws (it should not) counts as failed rather than crashing the process.
-  const attempt = (id: string): Promise<TriggerOutcome> =>
-    deps.trigger(id, shutdown.signal).catch((err: unknown) => {
+  const attempt = (id: string, key: string): Promise<TriggerOutcome> =>
+    deps.trigger(id, shutdown.signal, key).catch((err: unknown) => {
       log.error({ err, tag: id }, `trigger of ${id} failed`);
       return { ok: false, dryRun: false, attempts: 1, reason: 'trigger failed' };
     });
@@ -555,7 +565,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     const sentAt = tick();
     let outcome: TriggerOutcome;
     try {
-      outcome = await attempt(entry.tag);
+      outcome = await attempt(entry.tag, entry.id ?? `${entry.tag}@${entry.dueAt}`);
     } finally {
       release(node.service);
       if (repository !== undefined) {
@@ -685,7 +695,7 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
       plan();
       return;
     }
-    void attempt(id).then((outcome) => {
+    void attempt(id, randomUUID()).then((outcome) => {
       if (outcome.aborted || outcome.dryRun) return;
       if (outcome.ok) {
         watch(id, true);
@@ -871,6 +881,9 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
     resume() {
       const latest = clock.now() + deps.longestDelay;
       const saved = journal.load();
+      for (const [id, at] of Object.entries(deps.pushes?.load() ?? {})) {
+        if (byId.has(id)) knownPush.set(id, Math.max(at, knownPush.get(id) ?? at));
+      }
       for (const entry of saved) {
         if (entry.awaited !== true || !byId.has(entry.tag) || awaiting.has(entry.tag)) continue;
         // Awaited before the restart: still awaited, as if triggered then.
@@ -915,7 +928,11 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
           `resuming the pending trigger of ${entry.tag}`,
         );
         startWave('the journal', [entry.tag, ...descendants([entry.tag])]);
-        schedule({ ...entry, dueAt: Math.max(entry.dueAt, clock.now()) });
+        schedule({
+          ...entry,
+          id: entry.id ?? randomUUID(),
+          dueAt: Math.max(entry.dueAt, clock.now()),
+        });
       }
       persist();
       plan();

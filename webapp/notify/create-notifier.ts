@@ -15,6 +15,7 @@ export const notifyEvents = [
   'stalled',
   'chain-complete',
   'wave-started',
+  'database-down',
 ] as const;
 
 /** What NOTIFY_ON names when it is not set: a wave's start is heard only when asked for. */

@@ -52,6 +52,13 @@ export function describeEvent(
         name: event.tag,
         text: `${repository}: ${describeWave(event, iso)}`,
       };
+    case 'database-down':
+      return {
+        event: event.kind,
+        key: `database-down:${event.since}`,
+        name: 'the database',
+        text: `${repository}: the database has not answered since ${iso(event.since)}: deliveries are kept in memory, and nothing is sent until it answers`,
+      };
   }
 }
 
@@ -110,5 +117,7 @@ export function describeFolded(repository: string, folded: FoldedEvents): string
       return `${repository}: ${folded.count} waves started: by ${list}`;
     case 'chain-complete':
       return `${repository}: chain complete ${folded.count} times: ${list} pushed`;
+    case 'database-down':
+      return `${repository}: the database stopped answering ${folded.count} times`;
   }
 }

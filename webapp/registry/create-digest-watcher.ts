@@ -53,6 +53,10 @@ export interface DigestWatcherDeps {
   onPushed(node: string): boolean;
   log: Logger;
   clock: Pick<Clock, 'now'>;
+  /** per node, the digests it had before a restart, oldest first: a new one since is a push */
+  known?: Readonly<Record<string, readonly string[]>>;
+  /** hears the digests each node had, whenever they change, to keep them across restarts */
+  onKnown?: (known: Record<string, string[]>) => void;
 }
 
 interface NodeState {
@@ -76,7 +80,8 @@ interface NodeState {
 
 /**
  * Watches the digests of the nodes whose registry gives no push times: a digest that changes is
- * a push. The first read only learns it, so a restart is no push. A build whose end already
+ * a push. The first read only learns it, unless the digests it had before a restart are known
+ * (the store keeps them): a restart is no push, a push while the app was down is. A build whose end already
  * counted (its CI run succeeded) is confirmed by the next new digest, which is then no second
  * push; a build that ended well without changing the digest is said, once.
  */
@@ -87,7 +92,7 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
       {
         id,
         image,
-        digest: null,
+        digest: deps.known?.[id]?.at(-1) ?? null,
         readAt: null,
         error: null,
         warning: null,
@@ -95,7 +100,7 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
         left: null,
         reading: Promise.resolve(),
         ending: false,
-        recent: [],
+        recent: [...(deps.known?.[id] ?? [])].slice(-rememberedDigests),
       },
     ]),
   );
@@ -178,6 +183,9 @@ export function createDigestWatcher(deps: DigestWatcherDeps): DigestWatcher {
     if (state.recent.includes(digest)) return;
     state.recent.push(digest);
     if (state.recent.length > rememberedDigests) state.recent.shift();
+    deps.onKnown?.(
+      Object.fromEntries([...states.values()].map((each) => [each.id, [...each.recent]])),
+    );
   };
 
   let running: Promise<void> | undefined;

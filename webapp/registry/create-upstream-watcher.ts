@@ -42,6 +42,10 @@ export interface UpstreamWatcherDeps {
   clock: Pick<Clock, 'now'>;
   /** ms a new digest must be read again and again before it counts; 0: at once */
   quiet: number;
+  /** per image, the digest that counted before a restart: a new one since is a change */
+  known?: Readonly<Record<string, string>>;
+  /** hears the digests that count, whenever one does, to keep them across restarts */
+  onKnown?: (known: Record<string, string>) => void;
 }
 
 interface ImageState {
@@ -56,13 +60,14 @@ interface ImageState {
 /**
  * Watches the digests of upstream images: a look reports the images whose digest changed since
  * the previous successful read and then stayed the same for `quiet` ms. The first read only
- * learns the digest, so a restart never counts as a change. A change is owed a chain until one
+ * learns the digest, unless the one that counted before a restart is known (the store keeps
+ * it): a restart is then no change, and a change while the app was down is one. A change is owed a chain until one
  * starts (`served`).
  */
 export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatcher {
   const states: ImageState[] = deps.images.map((image) => ({
     image,
-    digest: null,
+    digest: deps.known?.[image.display] ?? null,
     readAt: null,
     error: null,
     pending: null,
@@ -81,8 +86,10 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
           `upstream image ${display} is back to its digest`,
         );
       }
+      const learnt = state.digest === null;
       state.digest = digest;
       state.pending = null;
+      if (learnt) told();
       return false;
     }
     const now = deps.clock.now();
@@ -104,7 +111,14 @@ export function createUpstreamWatcher(deps: UpstreamWatcherDeps): UpstreamWatche
     state.digest = digest;
     state.pending = null;
     state.owedSince ??= now;
+    told();
     return true;
+  };
+  const told = () => {
+    const known: Record<string, string> = {};
+    for (const state of states)
+      if (state.digest !== null) known[state.image.display] = state.digest;
+    deps.onKnown?.(known);
   };
 
   const read = async (state: ImageState): Promise<boolean> => {

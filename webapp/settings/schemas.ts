@@ -28,3 +28,15 @@ export const httpUrl = z
   .refine((value) => /^https?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
     message: 'must be an http(s) URL',
   });
+
+// The value is a secret (its password): no message quotes it.
+export const postgresUrl = z.string().refine(
+  (value) => {
+    if (!URL.canParse(value)) return false;
+    const url = new URL(value);
+    return /^postgres(ql)?:$/.test(url.protocol) && url.hostname !== '';
+  },
+  {
+    message: 'must be a postgres:// URL with a host (postgres://user:password@host:5432/database)',
+  },
+);

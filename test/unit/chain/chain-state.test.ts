@@ -12,8 +12,15 @@ describe('the journal of pending triggers', () => {
     const path = join(dir(), 'state', 'pending.json');
     const app = buildTestApp({}, createJournal(path, captureLogs().log));
     await app.post(delivery('init'));
+    // Named, so that the dyno that sends it can claim it, after a restart too.
     expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual([
-      { tag: 'step-1', after: 'init', dueAt: app.timers.now() + 100_000, pushedAt: '1764158400' },
+      {
+        id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+        tag: 'step-1',
+        after: 'init',
+        dueAt: app.timers.now() + 100_000,
+        pushedAt: '1764158400',
+      },
     ]);
     app.timers.advance(100_000);
     await flush();

@@ -1,0 +1,78 @@
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { createJournal } from '../chain/create-journal';
+import type { Logger } from '../logging/create-logger';
+import { emptyState, type SavedState, type StateStore } from './state-store';
+
+const known = z.object({
+  pushes: z.record(z.string(), z.number()).default({}),
+  upstream: z.record(z.string(), z.string()).default({}),
+  digests: z.record(z.string(), z.array(z.string()).max(64)).default({}),
+});
+
+/** The file beside the journal that keeps the rest of the state: `pending.json` → `pending.known.json`. */
+export const knownPathOf = (journalPath: string): string =>
+  journalPath.endsWith('.json')
+    ? `${journalPath.slice(0, -'.json'.length)}.known.json`
+    : `${journalPath}.known.json`;
+
+/**
+ * The state on this machine's disk: the journal at `path`, as it always was, and what else is
+ * known beside it. Each file is written whole to a temporary file then renamed over the old one,
+ * so a crash leaves one or the other. One process writes it: what it claims is its own.
+ */
+export function createFileStore(path: string, log: Logger): StateStore {
+  const journal = createJournal(path, log);
+  const knownPath = knownPathOf(path);
+  let rest: Omit<SavedState, 'journal'> = { pushes: {}, upstream: {}, digests: {} };
+  const writeRest = () => {
+    const temp = `${knownPath}.${process.pid}.tmp`;
+    try {
+      mkdirSync(dirname(knownPath), { recursive: true });
+      writeFileSync(temp, JSON.stringify(rest));
+      renameSync(temp, knownPath);
+    } catch (err) {
+      rmSync(temp, { force: true });
+      log.error({ err, path: knownPath }, 'cannot write what the app knows of pushes and digests');
+    }
+  };
+  const read = (): SavedState => {
+    const state = emptyState();
+    state.journal = journal.load();
+    let text: string | undefined;
+    try {
+      text = readFileSync(knownPath, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        log.error({ err, path: knownPath }, 'cannot read what the app knows; starting without it');
+      }
+    }
+    if (text !== undefined) {
+      try {
+        rest = known.parse(JSON.parse(text));
+      } catch {
+        log.error(
+          { path: knownPath },
+          'what the app knows of pushes and digests is corrupt; starting without it',
+        );
+      }
+    }
+    return { ...state, ...rest };
+  };
+  return {
+    kind: 'file',
+    load: async () => read(),
+    read: () => read(),
+    save(part, value) {
+      if (part === 'journal') {
+        journal.save(value as SavedState['journal']);
+        return;
+      }
+      rest = { ...rest, [part]: value };
+      writeRest();
+    },
+    async flush() {},
+    async close() {},
+  };
+}

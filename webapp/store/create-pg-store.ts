@@ -1,0 +1,475 @@
+import { Pool, type PoolClient } from 'pg';
+import { z } from 'zod';
+import { readJournalEntries } from '../chain/create-journal';
+import type { Logger } from '../logging/create-logger';
+import { redact } from '../secrets/redact';
+import type { Clock } from '../types';
+import { migrateSchema } from './migrate-schema';
+import {
+  emptyState,
+  type ClaimAnswer,
+  type InboxDelivery,
+  type StatePart,
+  type StateStore,
+} from './state-store';
+
+/** ms one query may take, connecting included: a database that hangs is a database that is down */
+const queryTimeout = 10_000;
+/** deliveries kept in memory while the database is unreachable; the oldest go first beyond it */
+export const outboxLimit = 10_000;
+/** rows one read of the inbox takes */
+const inboxBatch = 500;
+/** ms between two writes that failed: at least the first, at most the last */
+const retryWaits = [1000, 2000, 5000];
+/** claims older than this are history: a week of triggers, kick-offs and notifications */
+const claimsKept = 7 * 86400_000;
+
+export interface PgStoreDeps {
+  url: string;
+  log: Logger;
+  clock: Clock;
+  /** who this process is, in leases and claims: unique per process, the dyno's name in it */
+  holder: string;
+  /** ms a lease lasts without being renewed, and a claim without being sent */
+  leaseTime: number;
+}
+
+export interface InboxEntry {
+  id: string;
+  delivery: InboxDelivery;
+  /** when the dyno that took it received it (ms) */
+  receivedAt: number;
+}
+
+/** The state in PostgreSQL, shared by every dyno: leases, claims and the deliveries' inbox too. */
+export interface SharedStore extends StateStore {
+  readonly kind: 'postgres';
+  readonly holder: string;
+  /** Creates or migrates the schema; throws when the database cannot be used. */
+  migrate(): Promise<void>;
+  /** Takes or renews the planner's lease: whether this process holds it now. Throws when unreachable. */
+  holdLease(): Promise<boolean>;
+  /** The lease's holder and until when (ms), or undefined when no one ever held it. */
+  leaseHolder(): Promise<{ holder: string; until: number } | undefined>;
+  /** Gives the lease up, so that another dyno takes over at once. */
+  releaseLease(): Promise<void>;
+  /**
+   * Claims `key` before it is sent. `planner`: only while this process holds the lease. Throws
+   * when the database does not answer: nothing is then sent.
+   */
+  claim(key: string, planner: boolean): Promise<ClaimAnswer>;
+  /** The claimed `key` was sent: no one takes it over. Kept trying until written. */
+  markSent(key: string): void;
+  /** Keeps a delivery for the planning dyno: written at once, or when the database is back. */
+  record(delivery: InboxDelivery): void;
+  /** The planner acted on a delivery itself: kept until its effect is written, for a successor. */
+  noteActedOn(delivery: InboxDelivery): void;
+  /** This process lost the lease: what it acted on but could not write goes to the inbox. */
+  handOver(): void;
+  /** The deliveries other dynos recorded and this one did not take yet, oldest first. */
+  takeInbox(): Promise<InboxEntry[]>;
+  /** The inbox entries acted on: deleted with the next write of the state. */
+  consumed(ids: readonly string[]): void;
+  /** The planner's view for the other dynos' pages, written behind. */
+  shareStatus(view: unknown): void;
+  readStatus(): Promise<{ view: unknown; at: number } | undefined>;
+  /** since when (ms) the database has not answered; undefined while it does */
+  downSince(): number | undefined;
+  /** hears when the database stops answering (`since`, ms), and when it answers again */
+  onReachable(listener: (reachable: boolean, since: number) => void): void;
+}
+
+const parts = z.object({
+  journal: z.unknown().optional(),
+  pushes: z.record(z.string(), z.number()).optional(),
+  upstream: z.record(z.string(), z.string()).optional(),
+  digests: z.record(z.string(), z.array(z.string()).max(64)).optional(),
+});
+
+/** The password of a connection URL, to keep it out of every message. */
+function passwordOf(url: string): string[] {
+  try {
+    const password = decodeURIComponent(new URL(url).password);
+    return password === '' ? [] : [password, new URL(url).password];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The state in PostgreSQL (`url`, with `pg`; TLS as PGSSLMODE or the URL's sslmode say). Writes
+ * are taken in memory and written behind, together, in one transaction: while the database is
+ * down they wait there, and are written when it answers again.
+ */
+export function createPgStore(deps: PgStoreDeps): SharedStore {
+  const { log, clock, holder } = deps;
+  const secrets = passwordOf(deps.url);
+  const pool = new Pool({
+    connectionString: deps.url,
+    max: 4,
+    connectionTimeoutMillis: queryTimeout,
+    query_timeout: queryTimeout,
+    statement_timeout: queryTimeout,
+    idleTimeoutMillis: 30_000,
+    application_name: 'dockerhub-trigger-propagate',
+  });
+  // A connection the server closes while idle (a restart, a failover) is an error on the pool:
+  // unheard, it would end the process. The next query connects anew.
+  pool.on('error', (err) => fault(err));
+
+  const dirty = new Map<StatePart | 'status', unknown>();
+  let outbox: { delivery: InboxDelivery; receivedAt: number }[] = [];
+  let actedOn: InboxDelivery[] = [];
+  let toDelete: string[] = [];
+  const taken = new Set<string>();
+  const unsent = new Set<string>();
+  let writing: Promise<void> | undefined;
+  let again = false;
+  let retryTimer: unknown;
+  let failures = 0;
+  let downSince: number | undefined;
+  let dropped = 0;
+  let closed = false;
+  const listeners: ((reachable: boolean, since: number) => void)[] = [];
+  let purgedAt = Number.NEGATIVE_INFINITY;
+
+  const describe = (err: unknown) =>
+    redact(err instanceof Error ? err.message : String(err), secrets);
+
+  const fault = (err: unknown) => {
+    if (downSince !== undefined) return;
+    downSince = clock.now();
+    log.error(
+      { reason: describe(err) },
+      `the database does not answer (${describe(err)}): deliveries are kept in memory, and nothing is sent until it is back`,
+    );
+    for (const listener of listeners) listener(false, downSince);
+  };
+  const answered = () => {
+    if (downSince === undefined) return;
+    const since = downSince;
+    downSince = undefined;
+    log.info(
+      { downFor: Math.round((clock.now() - since) / 1000) },
+      `the database answers again after ${Math.round((clock.now() - since) / 1000)} s`,
+    );
+    for (const listener of listeners) listener(true, since);
+  };
+
+  /** Runs `work` on one connection; a failure marks the database down and is thrown on. */
+  const withClient = async <T>(work: (client: PoolClient) => Promise<T>): Promise<T> => {
+    let client: PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (err) {
+      fault(err);
+      throw Object.assign(new Error(`the database does not answer: ${describe(err)}`), {
+        code: codeOf(err),
+      });
+    }
+    try {
+      const result = await work(client);
+      client.release();
+      answered();
+      return result;
+    } catch (err) {
+      client.release(true);
+      fault(err);
+      throw Object.assign(new Error(`the database refused a query: ${describe(err)}`), {
+        code: codeOf(err),
+      });
+    }
+  };
+
+  const writeOnce = async () => {
+    const state = [...dirty];
+    const rows = outbox;
+    const deleting = toDelete;
+    const marking = [...unsent];
+    const acted = actedOn;
+    dirty.clear();
+    outbox = [];
+    toDelete = [];
+    actedOn = [];
+    try {
+      await withClient(async (client) => {
+        await client.query('BEGIN');
+        try {
+          for (const [part, value] of state) {
+            await client.query(
+              `INSERT INTO propagate_state (part, value, updated_at) VALUES ($1, $2, now())
+               ON CONFLICT (part) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+              [part, JSON.stringify(value)],
+            );
+          }
+          for (const row of rows) {
+            await client.query(
+              'INSERT INTO propagate_inbox (delivery, origin, received_at) VALUES ($1, $2, to_timestamp($3 / 1000.0))',
+              [JSON.stringify(row.delivery), holder, row.receivedAt],
+            );
+          }
+          if (deleting.length > 0) {
+            await client.query('DELETE FROM propagate_inbox WHERE id = ANY($1::bigint[])', [
+              deleting,
+            ]);
+          }
+          if (marking.length > 0) {
+            await client.query(
+              'UPDATE propagate_claims SET sent_at = now() WHERE key = ANY($1) AND holder = $2',
+              [marking, holder],
+            );
+          }
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      });
+      for (const key of marking) unsent.delete(key);
+      for (const id of deleting) taken.delete(id);
+      failures = 0;
+    } catch {
+      // Newer values saved meanwhile win; the rest waits for the next write.
+      for (const [part, value] of state) if (!dirty.has(part)) dirty.set(part, value);
+      outbox = [...rows, ...outbox];
+      if (outbox.length > outboxLimit) {
+        dropped += outbox.length - outboxLimit;
+        outbox = outbox.slice(outbox.length - outboxLimit);
+        log.warn(
+          { dropped },
+          `${dropped} delivery(ies) kept while the database is down were dropped, the oldest first: reconciliation repairs what they said`,
+        );
+      }
+      toDelete = [...deleting, ...toDelete];
+      actedOn = [...acted, ...actedOn];
+      failures += 1;
+      if (!closed && retryTimer === undefined) {
+        const wait = retryWaits[Math.min(failures, retryWaits.length) - 1] as number;
+        retryTimer = clock.setTimeout(() => {
+          retryTimer = undefined;
+          void write();
+        }, wait);
+      }
+    }
+  };
+
+  const pendingWrite = () =>
+    dirty.size > 0 || outbox.length > 0 || toDelete.length > 0 || unsent.size > 0;
+
+  /** One write at a time; what comes while one runs is written by the next. */
+  const write = (): Promise<void> => {
+    if (writing !== undefined) {
+      again = true;
+      return writing;
+    }
+    if (!pendingWrite()) return Promise.resolve();
+    writing = (async () => {
+      do {
+        again = false;
+        await writeOnce();
+      } while (again && failures === 0 && pendingWrite());
+    })().finally(() => {
+      writing = undefined;
+    });
+    return writing;
+  };
+  // Written in the next turn: what one delivery changes goes in one transaction.
+  let soon: unknown;
+  const writeSoon = () => {
+    if (soon !== undefined || retryTimer !== undefined || closed) return;
+    soon = clock.setTimeout(() => {
+      soon = undefined;
+      void write();
+    }, 0);
+  };
+
+  const store: SharedStore = {
+    kind: 'postgres',
+    holder,
+    async migrate() {
+      const steps = await withClient((client) => migrateSchema(client));
+      if (steps > 0) log.info({ steps }, `the database's schema is made (${steps} step(s))`);
+    },
+    async load() {
+      const state = emptyState();
+      const found = await withClient((client) =>
+        client.query<{ part: string; value: unknown }>(
+          "SELECT part, value FROM propagate_state WHERE part IN ('journal', 'pushes', 'upstream', 'digests')",
+        ),
+      );
+      const read = parts.safeParse(
+        Object.fromEntries(found.rows.map((row) => [row.part, row.value])),
+      );
+      if (!read.success) {
+        log.error('the state in the database is not what this release writes; starting without it');
+        return state;
+      }
+      const { journal, pushes, upstream, digests } = read.data;
+      if (pushes !== undefined) state.pushes = pushes;
+      if (upstream !== undefined) state.upstream = upstream;
+      if (digests !== undefined) state.digests = digests;
+      if (journal !== undefined) {
+        const entries = readJournalEntries(journal);
+        if (entries === undefined)
+          log.error('the journal in the database is damaged; starting without it');
+        else state.journal = entries;
+      }
+      return state;
+    },
+    save(part, value) {
+      dirty.set(part, value);
+      writeSoon();
+    },
+    shareStatus(view) {
+      dirty.set('status', view);
+      writeSoon();
+    },
+    async readStatus() {
+      const found = await withClient((client) =>
+        client.query<{ value: unknown; at: Date }>(
+          "SELECT value, updated_at AS at FROM propagate_state WHERE part = 'status'",
+        ),
+      );
+      const row = found.rows[0];
+      return row === undefined ? undefined : { view: row.value, at: row.at.getTime() };
+    },
+    async flush() {
+      if (soon !== undefined) {
+        clock.clearTimeout(soon);
+        soon = undefined;
+      }
+      await write();
+    },
+    async holdLease() {
+      const found = await withClient((client) =>
+        client.query(
+          `INSERT INTO propagate_leases (name, holder, expires_at)
+           VALUES ('planner', $1, now() + $2 * interval '1 millisecond')
+           ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+           WHERE propagate_leases.holder = EXCLUDED.holder OR propagate_leases.expires_at < now()
+           RETURNING holder`,
+          [holder, deps.leaseTime],
+        ),
+      );
+      const holds = found.rows.length === 1;
+      if (holds && clock.now() - purgedAt > 3600_000) {
+        purgedAt = clock.now();
+        await withClient((client) =>
+          client.query(
+            "DELETE FROM propagate_claims WHERE claimed_at < now() - $1 * interval '1 millisecond'",
+            [claimsKept],
+          ),
+        );
+      }
+      return holds;
+    },
+    async leaseHolder() {
+      const found = await withClient((client) =>
+        client.query<{ holder: string; until: Date }>(
+          "SELECT holder, expires_at AS until FROM propagate_leases WHERE name = 'planner'",
+        ),
+      );
+      const row = found.rows[0];
+      return row === undefined ? undefined : { holder: row.holder, until: row.until.getTime() };
+    },
+    async releaseLease() {
+      await withClient((client) =>
+        client.query(
+          "UPDATE propagate_leases SET expires_at = now() - interval '1 second' WHERE name = 'planner' AND holder = $1",
+          [holder],
+        ),
+      );
+    },
+    async claim(key, planner) {
+      return withClient(async (client) => {
+        // A claim that was never sent passes to whoever claims it after its holder's lease ran
+        // out: the holder died, or lost the database, before it could send it.
+        const granted = await client.query(
+          `INSERT INTO propagate_claims (key, holder) SELECT $1, $2
+           WHERE NOT $4::boolean OR EXISTS (
+             SELECT 1 FROM propagate_leases
+             WHERE name = 'planner' AND holder = $2 AND expires_at > now())
+           ON CONFLICT (key) DO UPDATE SET holder = EXCLUDED.holder, claimed_at = now()
+           WHERE propagate_claims.sent_at IS NULL AND (propagate_claims.holder = EXCLUDED.holder
+             OR propagate_claims.claimed_at < now() - $3 * interval '1 millisecond')
+           RETURNING key`,
+          [key, holder, deps.leaseTime, planner],
+        );
+        if (granted.rows.length === 1) return 'granted';
+        const found = await client.query<{ sent: boolean }>(
+          'SELECT sent_at IS NOT NULL AS sent FROM propagate_claims WHERE key = $1',
+          [key],
+        );
+        return found.rows[0]?.sent === true ? 'sent' : 'busy';
+      });
+    },
+    markSent(key) {
+      unsent.add(key);
+      writeSoon();
+    },
+    record(delivery) {
+      outbox.push({ delivery, receivedAt: clock.now() });
+      if (outbox.length > outboxLimit) {
+        outbox.shift();
+        dropped += 1;
+        if (dropped === 1) {
+          log.warn(
+            `more than ${outboxLimit} deliveries wait for the database: the oldest are dropped, and reconciliation repairs what they said`,
+          );
+        }
+      }
+      writeSoon();
+    },
+    noteActedOn(delivery) {
+      actedOn.push(delivery);
+      if (actedOn.length > outboxLimit) actedOn.shift();
+    },
+    handOver() {
+      for (const delivery of actedOn) outbox.push({ delivery, receivedAt: clock.now() });
+      actedOn = [];
+      writeSoon();
+    },
+    async takeInbox() {
+      const found = await withClient((client) =>
+        client.query<{ id: string; delivery: InboxDelivery; at: Date }>(
+          `SELECT id::text, delivery, received_at AS at FROM propagate_inbox
+           WHERE NOT (id = ANY($1::bigint[])) ORDER BY id LIMIT ${inboxBatch}`,
+          [[...taken]],
+        ),
+      );
+      for (const row of found.rows) taken.add(row.id);
+      return found.rows.map((row) => ({
+        id: row.id,
+        delivery: row.delivery,
+        receivedAt: row.at.getTime(),
+      }));
+    },
+    consumed(ids) {
+      toDelete.push(...ids);
+      writeSoon();
+    },
+    downSince: () => downSince,
+    onReachable: (listener) => listeners.push(listener),
+    async close() {
+      closed = true;
+      if (soon !== undefined) clock.clearTimeout(soon);
+      if (retryTimer !== undefined) clock.clearTimeout(retryTimer);
+      soon = undefined;
+      retryTimer = undefined;
+      failures = 0;
+      // One last write of what is left, if the database answers.
+      await write().catch(() => undefined);
+      await pool.end();
+    },
+  };
+  return store;
+}
+
+/** PostgreSQL's SQLSTATE, or the system's error code (ECONNREFUSED), when the error has one. */
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Codes that no wait mends: a wrong login or database name is the URL's fault. */
+export const badLoginCodes: readonly string[] = ['28P01', '28000', '3D000'];
