@@ -9,6 +9,9 @@ import { loadConfigOrExit } from './lifecycle/load-config-or-exit';
 import { stopOnSignals } from './lifecycle/stop-on-signals';
 import { createLogger } from './logging/create-logger';
 import { createWebApp } from './web/create-web-app';
+import { openSharedStore } from './store/open-shared-store';
+import { badLoginCodes, type SharedStore } from './store/create-pg-store';
+import { realClock } from './timing/real-clock';
 
 /** The web process: the webhook that propagates each push to the next tag. */
 async function main(): Promise<void> {
@@ -19,23 +22,31 @@ async function main(): Promise<void> {
   if (config.webhookSecrets.length === 0) {
     log.warn('WEBHOOK_SECRET is not set: anyone who knows the webhook URL can propagate builds');
   }
-  const journalPath = resolve(config.stateFile);
-  const unusable = checkJournalPath(journalPath);
-  if (unusable !== undefined) {
-    exitWithConfigError('web', new ConfigError([`STATE_FILE: ${unusable}`]));
+  const shared = openSharedStore(config, log, realClock);
+  if (shared === undefined) {
+    const unusable = checkJournalPath(resolve(config.stateFile));
+    if (unusable !== undefined) {
+      exitWithConfigError('web', new ConfigError([`STATE_FILE: ${unusable}`]));
+    }
   }
-  const app = createWebApp(config, log);
+  if (shared !== undefined) await checkDatabase(shared);
+  const app = createWebApp(config, log, shared === undefined ? {} : { store: shared });
   announceStart(log, 'web', config, app.where, app.nextKickoff());
   stopOnSignals(
     log,
     async (reason) => {
+      const planner = app.planner();
       await app.close();
-      const chain = app.propagator.status();
+      if (planner === undefined) {
+        log.info({ reason }, `stopped (${reason}): another dyno plans`);
+        return;
+      }
+      const chain = planner.propagator.status();
       const kept = chain.pending.map((entry) => entry.tag);
       const awaited = chain.awaiting.map((entry) => entry.tag);
       log.info(
         { reason, kept, awaited },
-        `stopped (${reason}): ${kept.length} pending trigger(s) kept in the journal` +
+        `stopped (${reason}): ${kept.length} pending trigger(s) kept in the ${shared === undefined ? 'journal' : 'database'}` +
           (kept.length > 0 ? ` (${kept.join(', ')})` : '') +
           (awaited.length > 0
             ? `, and ${awaited.length} build(s) still awaited (${awaited.join(', ')})`
@@ -50,6 +61,22 @@ async function main(): Promise<void> {
     { port: config.port, route: config.propagationRoute },
     `listening on port ${config.port}`,
   );
+}
+
+/**
+ * A login the database refuses, or a database it does not have, is a start error; one that does
+ * not answer yet is not: the dyno takes deliveries meanwhile, and plans once it answers.
+ */
+async function checkDatabase(store: SharedStore): Promise<void> {
+  try {
+    await store.migrate();
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && badLoginCodes.includes(code)) {
+      await store.close().catch(() => undefined);
+      exitWithConfigError('web', new ConfigError([`DATABASE_URL: ${(err as Error).message}`]));
+    }
+  }
 }
 
 if (require.main === module) void main();

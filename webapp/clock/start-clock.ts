@@ -22,12 +22,26 @@ export interface ClockDeps {
   clock?: Pick<Clock, 'now' | 'sleep'>;
   /** aborts the kick-off under way (shutdown) */
   signal?: AbortSignal;
+  /**
+   * Claims the tick scheduled at `at` before its kick-off, when other dynos run the same
+   * schedule: false when another one has it, or it cannot be claimed. Each tick is sent when
+   * left out.
+   */
+  claimTick?: (at: Date) => Promise<boolean>;
 }
 
 /** Triggers the roots on every tick of the schedule; a failed tick never stops the clock. */
 export function startClock(deps: ClockDeps): Cron {
   const { log } = deps;
+  // The tick as scheduled, which every dyno computes alike: croner tells only when it fired.
+  let upcoming: Date | null = null;
   const job = createSchedule(deps.schedule, deps.timezone, async () => {
+    const tick = upcoming ?? new Date((deps.clock ?? realClock).now());
+    upcoming = job.nextRun();
+    if (deps.claimTick !== undefined && !(await deps.claimTick(tick))) {
+      logNext(job, log);
+      return;
+    }
     await kickOffRoots({
       roots: deps.roots,
       delay: deps.delay,
@@ -41,6 +55,7 @@ export function startClock(deps: ClockDeps): Cron {
     });
     logNext(job, log);
   });
+  upcoming = job.nextRun();
   logNext(job, log);
   return job;
 }

@@ -10,7 +10,7 @@ import type { Clock } from '../types';
 import type { Logger } from '../logging/create-logger';
 import { judgeCredentials, type Verdict } from './check-credentials';
 import { createPageGuard } from './create-page-guard';
-import type { Decision, Propagator } from '../chain/create-propagator';
+import type { Decision } from '../chain/create-propagator';
 import { createDeliveryParser } from './parse-delivery';
 import type { StatusView } from './build-status-view';
 import { renderStatusPage } from './render-status-page';
@@ -24,10 +24,20 @@ import {
   type GitHubRouteDeps,
 } from './add-github-route';
 
+/** A delivery kept for the dyno that plans, which acts on it. */
+export interface KeptDelivery {
+  kind: 'kept';
+  description: string;
+}
+
 export interface ServerDeps {
   config: Config;
   log: Logger;
-  propagator: Propagator;
+  /**
+   * acts on a push's delivery: the planner's decision, or `kept` when another dyno plans and
+   * the delivery is kept for it
+   */
+  acceptPush: (tag: string, pushedAt: string | undefined) => Decision | KeptDelivery;
   /** what GET /status answers, and the page at GET / shows: never a secret */
   status: () => StatusView;
   /** the time, for the page's "in 2 min" and "3 h ago" */
@@ -52,6 +62,7 @@ const successSchema = {
     next: { type: 'array', items: { type: 'string' } },
     waiting: { type: 'array', items: { type: 'string' } },
     duplicate: { type: 'boolean' },
+    kept: { type: 'boolean' },
   },
   required: ['state', 'description', 'prev_tag', 'next_tag'],
 } as const;
@@ -92,7 +103,7 @@ const describe = (err: FastifyError, form: boolean, limit = bodyLimit): string =
 
 /** The web process's HTTP server, not yet listening. */
 export function buildServer(deps: ServerDeps): FastifyInstance {
-  const { config, propagator } = deps;
+  const { config } = deps;
   const log = deps.log.child({ unit: 'webhook' });
   const route = config.propagationRoute;
   const graphAnswers = config.graph.file !== null;
@@ -205,7 +216,18 @@ export function buildServer(deps: ServerDeps): FastifyInstance {
         return;
       }
       const { tag, pushedAt } = parsed.delivery;
-      const decision = propagator.accept(tag, pushedAt);
+      const decision = deps.acceptPush(tag, pushedAt);
+      if (decision.kind === 'kept') {
+        log.info({ tag, pushedAt, decision: 'kept' }, decision.description);
+        reply.send({
+          state: 'success',
+          description: decision.description,
+          prev_tag: tag,
+          next_tag: null,
+          kept: true,
+        });
+        return;
+      }
       const duplicate =
         decision.kind === 'duplicate' || (decision.kind === 'last' && decision.duplicate);
       const description = describeDecision(tag, decision, deps.clock.now(), graphAnswers);

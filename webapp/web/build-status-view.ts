@@ -6,6 +6,7 @@ import type { SentNotification } from '../notify/create-notifier';
 import type { ReconcileStatus } from '../registry/create-reconciler';
 import type { UpstreamStatus } from '../registry/create-upstream-watcher';
 import type { DigestStatus } from '../registry/create-digest-watcher';
+import type { StoreStatus } from '../store/state-store';
 
 /** What GET /status answers and the status page shows: never a secret. */
 export interface StatusView {
@@ -47,6 +48,8 @@ export interface StatusView {
   notifications?: { at: string; event: string; text: string }[];
   /** the build graph: every node with its state, and the waves */
   graph?: GraphView;
+  /** with a database: which dyno plans, and whether the database answers */
+  store?: StoreStatus;
 }
 
 /**
@@ -138,6 +141,8 @@ export interface StatusSources {
   notifications: SentNotification[];
   /** the digests of the nodes on registries without push times */
   digests?: Record<string, DigestStatus>;
+  /** with a database: which dyno plans, and whether the database answers */
+  store?: StoreStatus;
 }
 
 /** Whether a tag's run is known to be running now: read, not ended, and still readable. */
@@ -198,6 +203,7 @@ export function buildStatusView(sources: StatusSources): StatusView & {
     upstream: sources.upstream,
     notifications: sources.notifications,
     ...(sources.graph.file === null ? {} : { graph: buildGraphView(sources) }),
+    ...(sources.store === undefined ? {} : { store: sources.store }),
   };
 }
 

@@ -114,6 +114,7 @@ export function renderStatusPage(status: StatusView, now: number): string {
     status.dryRun
       ? '<p class="banner" data-dry-run>DRY RUN: no trigger token is set, so triggers are logged, not sent.</p>'
       : '',
+    renderStore(status.store, when),
     `</header>${sections.join('')}`,
     `<footer>${registry}<p class="meta">As of ${escape(isoText(now))}. `,
     refresh ? `Reloads every ${pageRefreshSeconds} s while the chain moves. ` : '',
@@ -502,4 +503,20 @@ const entities: Record<string, string> = {
 
 function escape(text: string): string {
   return text.replace(/[&<>"']/g, (char) => entities[char] as string);
+}
+
+/** With a database: which dyno plans, this one's part, and a banner while it does not answer. */
+function renderStore(store: StatusView['store'], when: (iso: string) => string): string {
+  if (store === undefined) return '';
+  const planner =
+    store.role === 'planner'
+      ? `this dyno (<code>${escape(store.dyno ?? '')}</code>) plans`
+      : store.planner === null || store.planner === undefined
+        ? 'no dyno plans yet'
+        : `<code>${escape(store.planner)}</code> plans; this dyno (<code>${escape(store.dyno ?? '')}</code>) takes deliveries for it`;
+  const down =
+    store.unreachableSince === null || store.unreachableSince === undefined
+      ? ''
+      : `<p class="banner" data-database-down>The database has not answered since ${when(store.unreachableSince)}: deliveries are kept in memory, and nothing is sent until it answers.</p>`;
+  return `<p class="meta" data-store>State in PostgreSQL: ${planner}.</p>${down}`;
 }

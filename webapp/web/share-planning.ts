@@ -1,0 +1,249 @@
+import { createNodeTargets, describeWhere } from '../builds/prepare-triggers';
+import { createSchedule } from '../clock/create-schedule';
+import type { Config } from '../config';
+import type { GitHubEvent } from '../github/read-github-event';
+import type { Logger } from '../logging/create-logger';
+import type { SharedStore } from '../store/create-pg-store';
+import { emptyState, type InboxDelivery, type StoreStatus } from '../store/state-store';
+import { realClock } from '../timing/real-clock';
+import { startPolling } from '../timing/start-polling';
+import type { GitHubAnswer } from './add-github-route';
+import type { Decision } from '../chain/create-propagator';
+import type { StatusView } from './build-status-view';
+import { createPlanner, type Planner, type PlannerParts } from './create-planner';
+
+/** ms between two reads of the inbox by the dyno that plans: its floor, and the lag at most */
+export const inboxEvery = 500;
+/** ms between two writes of the planner's view for the other dynos' pages */
+const shareEvery = 2000;
+
+/** What the server acts through: one planner, or whichever dyno holds the lease. */
+export interface PlanningRole {
+  /** a push's delivery: the planner's decision, or kept for the dyno that plans */
+  acceptPush(
+    tag: string,
+    pushedAt: string | undefined,
+  ): Decision | { kind: 'kept'; description: string };
+  deliverGitHub(event: Exclude<GitHubEvent, { kind: 'ignored' }>): Promise<GitHubAnswer>;
+  status(): StatusView;
+  /** the planner, while this process plans */
+  planner(): Planner | undefined;
+  /** where triggers go, secrets masked */
+  where: string;
+  nextKickoff(): Date | null;
+  start(): void;
+  clockKickedOff(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * A dyno's part among several that share one database: every one takes deliveries; the one
+ * that holds the lease plans and sends, and acts on what the others kept for it. It claims each
+ * trigger and notification before sending, so that one a dyno that died had sent is not sent
+ * again. Tries for the lease at start and every third of LEASE_TIME.
+ */
+export function sharePlanning(
+  config: Config,
+  log: Logger,
+  store: SharedStore,
+  parts: PlannerParts = {},
+): PlanningRole {
+  const clock = parts.clock ?? realClock;
+  const dynoLog = log.child({ unit: 'dyno' });
+  const where = describeWhere([...createNodeTargets(config).values()]);
+  const kickoffs = createSchedule(config.schedule, config.timezone);
+  const nextKickoff = () => kickoffs.nextRun(new Date(clock.now()));
+  let planner: Planner | undefined;
+  let plannerName: string | null = null;
+  let shared: StatusView | undefined;
+  let migrated = false;
+  let closed = false;
+  let changing: Promise<void> = Promise.resolve();
+  const loops: { stop(): void }[] = [];
+
+  const downSince = () => {
+    const since = store.downSince();
+    return since === undefined ? null : new Date(since).toISOString();
+  };
+  const storeStatus = (role: StoreStatus['role']): StoreStatus => ({
+    kind: 'postgres',
+    role,
+    planner: role === 'planner' ? store.holder : plannerName,
+    dyno: store.holder,
+    unreachableSince: downSince(),
+  });
+
+  // What a standby dyno shows before the planner's view has reached it: the graph, at rest.
+  const idle = createPlanner(config, log.child({ unit: 'standby' }), {
+    ...parts,
+    store,
+    saved: emptyState(),
+    trigger: async () => ({ ok: false, dryRun: true, attempts: 0 }),
+    storeStatus: () => storeStatus('standby'),
+  });
+  const status = (): StatusView =>
+    planner?.status() ??
+    (shared === undefined ? idle.status() : { ...shared, store: storeStatus('standby') });
+
+  const keptFor = () =>
+    `kept for the dyno that plans (${plannerName ?? 'none yet'})` +
+    (store.downSince() === undefined ? '' : ', in memory until the database answers');
+
+  const acceptPush = (tag: string, pushedAt: string | undefined) => {
+    const delivery: InboxDelivery = {
+      kind: 'push',
+      tag,
+      ...(pushedAt === undefined ? {} : { pushedAt }),
+    };
+    if (planner !== undefined) {
+      const decision = planner.propagator.accept(tag, pushedAt);
+      store.noteActedOn(delivery);
+      return decision;
+    }
+    store.record(delivery);
+    return { kind: 'kept' as const, description: `${tag} pushed: ${keptFor()}` };
+  };
+
+  const deliverGitHub = async (
+    event: Exclude<GitHubEvent, { kind: 'ignored' }>,
+  ): Promise<GitHubAnswer> => {
+    const delivery: InboxDelivery =
+      event.kind === 'run-completed'
+        ? { kind: 'run', service: 'github', id: event.runId, state: event.state, url: event.url }
+        : { kind: 'published', image: event.image, digest: event.digest };
+    if (planner !== undefined) {
+      const answer = await planner.deliverGitHub(event);
+      store.noteActedOn(delivery);
+      return answer;
+    }
+    store.record(delivery);
+    return { status: 202, description: keptFor() };
+  };
+
+  // Waits for the database to answer, and for another dyno's claim to pass to this one when
+  // that dyno died: nothing goes out unclaimed.
+  const claim = async (key: string, signal: AbortSignal) => {
+    for (let attempt = 0; ; attempt++) {
+      if (signal.aborted) return 'aborted' as const;
+      try {
+        const answer = await store.claim(key, true);
+        if (answer !== 'busy') return answer;
+      } catch {
+        // The store has said once that the database does not answer.
+      }
+      try {
+        await clock.sleep(Math.min(5000, 500 * 2 ** Math.min(attempt, 4)), signal);
+      } catch {
+        return 'aborted' as const;
+      }
+    }
+  };
+
+  const readInbox = async () => {
+    const current = planner;
+    if (current === undefined) return;
+    try {
+      const entries = await store.takeInbox();
+      for (const entry of entries) {
+        if (planner !== current) return;
+        await current.act(entry.delivery);
+      }
+      if (entries.length > 0) store.consumed(entries.map((entry) => entry.id));
+    } catch {
+      // Read again at the next turn; the store has said why.
+    }
+  };
+
+  const gain = async () => {
+    let saved;
+    try {
+      await store.flush();
+      saved = await store.load();
+    } catch {
+      return;
+    }
+    if (closed) return;
+    const made = createPlanner(config, log, {
+      ...parts,
+      store,
+      saved,
+      claim,
+      sent: (key) => store.markSent(key),
+      storeStatus: () => storeStatus('planner'),
+    });
+    planner = made;
+    plannerName = store.holder;
+    dynoLog.info({ dyno: store.holder }, 'this dyno holds the lease: it plans and sends');
+    made.start();
+    const inbox = startPolling(readInbox, inboxEvery, clock);
+    const share = startPolling(async () => store.shareStatus(made.status()), shareEvery, clock);
+    planning = { inbox, share };
+  };
+  let planning: { inbox: { stop(): void }; share: { stop(): void } } | undefined;
+
+  /** `handOver`: what it acted on and could not write goes to the inbox, for the next planner. */
+  const lose = async (why: string, handOver: boolean) => {
+    const was = planner;
+    if (was === undefined) return;
+    planner = undefined;
+    planning?.inbox.stop();
+    planning?.share.stop();
+    planning = undefined;
+    await was.close();
+    if (handOver) store.handOver();
+    dynoLog.warn({ dyno: store.holder }, `this dyno stopped planning: ${why}`);
+  };
+
+  const look = async () => {
+    if (closed) return;
+    try {
+      if (!migrated) {
+        await store.migrate();
+        migrated = true;
+      }
+      const holds = await store.holdLease();
+      if (holds && planner === undefined) await gain();
+      else if (!holds) {
+        if (planner !== undefined) await lose('another dyno holds the lease', true);
+        plannerName = (await store.leaseHolder())?.holder ?? null;
+        shared = (await store.readStatus())?.view as StatusView | undefined;
+      }
+    } catch {
+      // The store has said once that the database does not answer; the next look tries again.
+    }
+  };
+  const lookInTurn = () => {
+    changing = changing.then(look);
+    return changing;
+  };
+
+  // Said once per outage, by the dyno that plans: the others' logs say it too.
+  store.onReachable((reachable, since) => {
+    if (!reachable) planner?.tellUnclaimed({ kind: 'database-down', since });
+  });
+
+  return {
+    acceptPush,
+    deliverGitHub,
+    status,
+    where,
+    nextKickoff,
+    planner: () => planner,
+    // The clock of whichever dyno claimed the tick kicked off; the planner follows the schedule.
+    clockKickedOff: () => planner?.clockKickedOff(),
+    start() {
+      loops.push(startPolling(lookInTurn, Math.max(1000, config.leaseTime / 3), clock));
+    },
+    async close() {
+      closed = true;
+      kickoffs.stop();
+      for (const loop of loops) loop.stop();
+      await changing;
+      const held = planner !== undefined;
+      await Promise.all([lose('it stops', false), idle.close()]);
+      await store.flush().catch(() => undefined);
+      if (held) await store.releaseLease().catch(() => undefined);
+      await store.close();
+    },
+  };
+}
