@@ -7,7 +7,7 @@ import {
 import { triggersReach } from '../helpers/chain';
 import { eventually } from '../helpers/eventually';
 import { startTestHub, type FakeHub } from '../helpers/fake-hub';
-import { processesWith } from '../helpers/procfile';
+import { freePort, procfileCommand, processesWith, runCommand } from '../helpers/procfile';
 import { startPostgres, type RunningPostgres } from '../helpers/start-postgres';
 
 // Two Procfile trees, as two dynos, share one real PostgreSQL: whatever happens to one of them or
@@ -121,6 +121,26 @@ describe('two dynos on one database, end to end', () => {
   });
   afterAll(async () => {
     await postgres?.stop();
+  });
+
+  it('refuses to start with a login the database refuses, naming DATABASE_URL and not the password', async () => {
+    const db = (await database()).replace(encodeURIComponent(postgres.password), 'not-the-pw-77');
+    const hub = await startTestHub({ user: 'maddouri', repo: 'void-docker' });
+    try {
+      const web = runCommand(procfileCommand('web'), {
+        ...env(db, hub),
+        PORT: String(await freePort()),
+        LOG_FORMAT: 'json',
+      });
+      const exit = await web.exited;
+      expect(exit.code).not.toBe(0);
+      expect(web.output()).toMatch(
+        /DATABASE_URL: cannot connect to the database: password authentication failed/,
+      );
+      expect(web.output()).not.toContain('not-the-pw-77');
+    } finally {
+      await hub.close();
+    }
   });
 
   it('sends a scheduled kick-off once, and builds each node once from webhooks to both', async () => {

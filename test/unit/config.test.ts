@@ -200,6 +200,21 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toMatch(/s3cr3t/);
   });
 
+  it('takes a postgres:// DATABASE_URL and refuses any other, never quoting it', () => {
+    expect(
+      loadConfig({ DATABASE_URL: 'postgres://app:pw@db.example:5432/state' }).databaseUrl,
+    ).toBe('postgres://app:pw@db.example:5432/state');
+    expect(loadConfig({ DATABASE_URL: 'postgresql://app:pw@db/state' }).leaseTime).toBe(30_000);
+    for (const url of ['mysql://app:s3cr3t@db/state', 'postgres://app:s3cr3t@/state', 's3cr3t']) {
+      const problems = problemsOf({ DATABASE_URL: url });
+      expect(problems).toEqual([
+        expect.stringMatching(/^DATABASE_URL: must be a postgres:\/\/ URL/),
+      ]);
+      expect(problems.join('\n')).not.toMatch(/s3cr3t/);
+    }
+    expect(problemsOf({ LEASE_TIME: '1' })).toEqual(['LEASE_TIME: must be at least 3']);
+  });
+
   it('takes two webhook secrets, comma-separated, so that one can replace the other', () => {
     expect(
       loadConfig({ WEBHOOK_SECRET: 'the-new-secret-0123456789, the-old-secret-0123456789' })

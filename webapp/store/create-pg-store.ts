@@ -163,7 +163,7 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       client = await pool.connect();
     } catch (err) {
       fault(err);
-      throw Object.assign(new Error(`the database does not answer: ${describe(err)}`), {
+      throw Object.assign(new Error(`cannot connect to the database: ${describe(err)}`), {
         code: codeOf(err),
       });
     }
