@@ -22,7 +22,9 @@ import { startFakeHub } from '../../webapp/simulation/start-fake-hub';
 import type { Journal } from '../../webapp/chain/create-journal';
 import { createWebApp } from '../../webapp/web/create-web-app';
 import { createPropagator } from '../../webapp/chain/create-propagator';
+import { Client } from 'pg';
 import { processesWith } from '../helpers/procfile';
+import { startPostgres } from '../helpers/start-postgres';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? '10');
 const rounds = Number(process.env.BENCH_ROUNDS ?? '3');
@@ -703,6 +705,96 @@ function compare(runs: Load[], bare: Load[]) {
 }
 
 /** What to say when this Node is not the one `engines` admits, which the hosts run. */
+/** Resolves once the dyno at `url` says, on /status, that it plays `role` on the database. */
+async function roleReached(url: string, role: 'planner' | 'standby'): Promise<void> {
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+    try {
+      const body = (await (await fetch(`${url}/status`)).json()) as { store?: { role?: string } };
+      if (body.store?.role === role) return;
+    } catch {
+      // not answering yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} did not become the ${role}`);
+}
+
+/**
+ * The webhook with each store, as deployed (the Procfile's tree): the file, the database on the
+ * dyno that plans, and on one that does not, which keeps every delivery in the inbox. Then how
+ * long the planner takes to act on all of them, and how many the standby kept.
+ */
+async function storeFigures() {
+  const postgres = await startPostgres();
+  const started: Server[] = [];
+  try {
+    const url = await postgres.createDatabase('bench');
+    const file = await startDyno();
+    started.push(file);
+    const planner = await startDyno({ DATABASE_URL: url });
+    started.push(planner);
+    await roleReached(planner.url, 'planner');
+    const standby = await startDyno({ DATABASE_URL: url });
+    started.push(standby);
+    await roleReached(standby.url, 'standby');
+    const targets = { file, planner, standby };
+    for (const target of Object.values(targets)) await load(target, 'step-1', 2);
+    const runs: Record<keyof typeof targets, Load[]> = { file: [], planner: [], standby: [] };
+    for (let i = 0; i < rounds; i++) {
+      for (const [name, target] of Object.entries(targets)) {
+        runs[name as keyof typeof targets].push(await load(target, 'step-1'));
+      }
+    }
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    const loadedAt = Date.now();
+    let left = Number.POSITIVE_INFINITY;
+    while (left > 0 && Date.now() - loadedAt < 120_000) {
+      left = Number((await client.query('SELECT count(*) AS n FROM propagate_inbox')).rows[0].n);
+      if (left > 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const drainMs = Date.now() - loadedAt;
+    const kept = Number(
+      (await client.query('SELECT last_value AS n FROM propagate_inbox_id_seq')).rows[0].n,
+    );
+    await client.end();
+    const ratio = (of: Load[]) =>
+      round(median(of.map((run, i) => run.rps / (runs.file[i] as Load).rps)), 2);
+    return {
+      file: medianRun(runs.file),
+      planner: medianRun(runs.planner),
+      standby: medianRun(runs.standby),
+      rounds: runs,
+      throughputRatio: { planner: ratio(runs.planner), standby: ratio(runs.standby) },
+      inbox: { drainMs, left, rowsWritten: kept },
+    };
+  } finally {
+    for (const server of started) await server.stop();
+    await postgres.stop();
+  }
+}
+type StoreFigures = Awaited<ReturnType<typeof storeFigures>>;
+
+function printStore(store: StoreFigures): void {
+  console.log("the webhook with each store (the Procfile's tree, a middle tag, wrk)");
+  const row = (run: Load) => ({ 'req/s': Math.round(run.rps), 'p99 (ms)': round(run.p99, 2) });
+  console.table({
+    'file (STATE_FILE)': row(store.file),
+    'database, the dyno that plans': {
+      ...row(store.planner),
+      'vs file': store.throughputRatio.planner,
+    },
+    'database, a standby dyno (inbox)': {
+      ...row(store.standby),
+      'vs file': store.throughputRatio.standby,
+    },
+  });
+  console.log(
+    `inbox: ${store.inbox.rowsWritten} row(s) written by the standby (a repeat waiting to be ` +
+      `written is not written again); ${store.inbox.left} left ${store.inbox.drainMs} ms after the load`,
+  );
+}
+
 function nodeMismatch(): string | undefined {
   const manifest = JSON.parse(readFileSync(join(appDir(), 'package.json'), 'utf8')) as {
     engines?: { node?: string };
@@ -729,9 +821,15 @@ async function main(): Promise<void> {
   );
   const mismatch = nodeMismatch();
   if (mismatch !== undefined) console.log(mismatch);
+  if (process.env.BENCH_ONLY === 'store') {
+    printStore(await storeFigures());
+    return;
+  }
   const graph = await graphFigures();
   printGraph(graph);
   if (process.env.BENCH_ONLY === 'graph') return;
+  const store = await storeFigures();
+  printStore(store);
 
   const starts: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -775,6 +873,7 @@ async function main(): Promise<void> {
   const memory = (tree: TreeMemory) => ({ rss: round(tree.rss), pss: round(tree.pss) });
   const results = {
     graph: graphResults(graph),
+    store,
     machine,
     date: new Date().toISOString(),
     generator: `wrk -t${clientThreads} -c${connections} -d${seconds}s`,

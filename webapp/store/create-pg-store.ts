@@ -66,8 +66,9 @@ export interface SharedStore extends StateStore {
   noteActedOn(delivery: InboxDelivery): void;
   /** This process lost the lease: what it acted on but could not write goes to the inbox. */
   handOver(): void;
-  /** The deliveries other dynos recorded and this one did not take yet, oldest first. */
+  /** The deliveries other dynos recorded and this one did not take yet, oldest first; `inboxBatch` at most. */
   takeInbox(): Promise<InboxEntry[]>;
+  readonly inboxBatch: number;
   /** The inbox entries acted on: deleted with the next write of the state. */
   consumed(ids: readonly string[]): void;
   /** The planner's view for the other dynos' pages, written behind. */
@@ -119,6 +120,8 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
 
   const dirty = new Map<StatePart | 'status', unknown>();
   let outbox: { delivery: InboxDelivery; receivedAt: number }[] = [];
+  /** the outbox's deliveries, as JSON: a repeat of one is not kept twice */
+  const waiting = new Set<string>();
   let actedOn: InboxDelivery[] = [];
   let toDelete: string[] = [];
   const taken = new Set<string>();
@@ -184,6 +187,7 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
   const writeOnce = async () => {
     const state = [...dirty];
     const rows = outbox;
+    waiting.clear();
     const deleting = toDelete;
     const marking = [...unsent];
     const acted = actedOn;
@@ -202,10 +206,17 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
               [part, JSON.stringify(value)],
             );
           }
-          for (const row of rows) {
+          if (rows.length > 0) {
+            // One statement for the whole batch: a flood of webhooks is a few writes, not one each.
             await client.query(
-              'INSERT INTO propagate_inbox (delivery, origin, received_at) VALUES ($1, $2, to_timestamp($3 / 1000.0))',
-              [JSON.stringify(row.delivery), holder, row.receivedAt],
+              `INSERT INTO propagate_inbox (delivery, origin, received_at)
+               SELECT delivery, $2, to_timestamp(at / 1000.0)
+               FROM unnest($1::jsonb[], $3::float8[]) AS kept (delivery, at)`,
+              [
+                rows.map((row) => JSON.stringify(row.delivery)),
+                holder,
+                rows.map((row) => row.receivedAt),
+              ],
             );
           }
           if (deleting.length > 0) {
@@ -232,6 +243,7 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       // Newer values saved meanwhile win; the rest waits for the next write.
       for (const [part, value] of state) if (!dirty.has(part)) dirty.set(part, value);
       outbox = [...rows, ...outbox];
+      for (const row of outbox) waiting.add(JSON.stringify(row.delivery));
       if (outbox.length > outboxLimit) {
         dropped += outbox.length - outboxLimit;
         outbox = outbox.slice(outbox.length - outboxLimit);
@@ -408,9 +420,14 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       writeSoon();
     },
     record(delivery) {
+      // A delivery the same as one still waiting to be written is its repeat (Docker Hub sends
+      // several per push): one row says it.
+      const text = JSON.stringify(delivery);
+      if (waiting.has(text)) return;
+      waiting.add(text);
       outbox.push({ delivery, receivedAt: clock.now() });
       if (outbox.length > outboxLimit) {
-        outbox.shift();
+        waiting.delete(JSON.stringify(outbox.shift()?.delivery));
         dropped += 1;
         if (dropped === 1) {
           log.warn(
@@ -429,6 +446,7 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       actedOn = [];
       writeSoon();
     },
+    inboxBatch,
     async takeInbox() {
       const found = await withClient((client) =>
         client.query<{ id: string; delivery: InboxDelivery; at: Date }>(

@@ -143,12 +143,16 @@ export function sharePlanning(
     const current = planner;
     if (current === undefined) return;
     try {
-      const entries = await store.takeInbox();
-      for (const entry of entries) {
-        if (planner !== current) return;
-        await current.act(entry.delivery);
+      // A full batch is followed by the next at once: the inbox is drained, not sampled.
+      for (;;) {
+        const entries = await store.takeInbox();
+        for (const entry of entries) {
+          if (planner !== current) return;
+          await current.act(entry.delivery);
+        }
+        if (entries.length > 0) store.consumed(entries.map((entry) => entry.id));
+        if (entries.length < store.inboxBatch) return;
       }
-      if (entries.length > 0) store.consumed(entries.map((entry) => entry.id));
     } catch {
       // Read again at the next turn; the store has said why.
     }
