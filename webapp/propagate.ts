@@ -10,7 +10,7 @@ import { stopOnSignals } from './lifecycle/stop-on-signals';
 import { createLogger } from './logging/create-logger';
 import { createWebApp } from './web/create-web-app';
 import { openSharedStore } from './store/open-shared-store';
-import { badLoginCodes, type SharedStore } from './store/create-pg-store';
+import { isOutage, type SharedStore } from './store/create-pg-store';
 import { realClock } from './timing/real-clock';
 
 /** The web process: the webhook that propagates each push to the next tag. */
@@ -38,15 +38,22 @@ async function main(): Promise<void> {
       const planner = app.planner();
       await app.close();
       if (planner === undefined) {
-        log.info({ reason }, `stopped (${reason}): another dyno plans`);
+        log.info({ reason }, `stopped (${reason}): this dyno did not plan`);
         return;
       }
       const chain = planner.propagator.status();
       const kept = chain.pending.map((entry) => entry.tag);
       const awaited = chain.awaiting.map((entry) => entry.tag);
+      // Only what was written is kept: the store has said what it could not write.
+      const where =
+        shared === undefined
+          ? 'in the journal'
+          : shared.unwritten().parts.length === 0
+            ? 'in the database'
+            : 'in memory only (the database did not answer)';
       log.info(
         { reason, kept, awaited },
-        `stopped (${reason}): ${kept.length} pending trigger(s) kept in the ${shared === undefined ? 'journal' : 'database'}` +
+        `stopped (${reason}): ${kept.length} pending trigger(s) kept ${where}` +
           (kept.length > 0 ? ` (${kept.join(', ')})` : '') +
           (awaited.length > 0
             ? `, and ${awaited.length} build(s) still awaited (${awaited.join(', ')})`
@@ -64,15 +71,15 @@ async function main(): Promise<void> {
 }
 
 /**
- * A login the database refuses, or a database it does not have, is a start error; one that does
- * not answer yet is not: the dyno takes deliveries meanwhile, and plans once it answers.
+ * A database that refuses the app (a login, a database it does not have, no right to make the
+ * schema, TLS it does not speak) is a start error; one that does not answer yet is not: the
+ * dyno takes deliveries meanwhile, and plans once it answers.
  */
 async function checkDatabase(store: SharedStore): Promise<void> {
   try {
     await store.migrate();
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && badLoginCodes.includes(code)) {
+    if (!isOutage(err)) {
       await store.close().catch(() => undefined);
       exitWithConfigError('web', new ConfigError([`DATABASE_URL: ${(err as Error).message}`]));
     }

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createPgStore, type SharedStore } from '../../webapp/store/create-pg-store';
+import { createPgStore, isOutage, type SharedStore } from '../../webapp/store/create-pg-store';
 import { schemaVersion } from '../../webapp/store/migrate-schema';
 import { realClock } from '../../webapp/timing/real-clock';
 import { eventually } from '../helpers/eventually';
@@ -127,6 +127,7 @@ describe('the inbox', () => {
     const standby = open(url, 'web.2');
     const planner = open(url, 'web.1');
     await planner.migrate();
+    expect(await planner.holdLease()).toBe(true);
     standby.record({ kind: 'push', tag: 'a', pushedAt: '1764158400' });
     standby.record({ kind: 'run', service: 'github', id: '7', state: 'success', url: null });
     await standby.flush();
@@ -154,12 +155,85 @@ describe('the inbox', () => {
   });
 });
 
+describe('a planner that lost its lease without knowing', () => {
+  it("writes nothing over its successor's state, and hands what it acted on over", async () => {
+    const url = await database();
+    const first = open(url, 'web.1');
+    const second = open(url, 'web.2');
+    await first.migrate();
+    expect(await first.holdLease()).toBe(true);
+    first.save('pushes', { a: 1 });
+    await first.flush();
+    await sleep(1700);
+    expect(await second.holdLease()).toBe(true);
+    second.save('pushes', { a: 2 });
+    await second.flush();
+    // The first still plans, as far as it knows: a push it acted on, and what that changed.
+    first.noteActedOn({ kind: 'push', tag: 'a', pushedAt: '1764158400' });
+    first.save('pushes', { a: 3 });
+    await first.flush();
+    expect((await open(url, 'web.3').load()).pushes).toEqual({ a: 2 });
+    expect(first.unwritten().parts).toEqual(['pushes']);
+    first.handOver();
+    await first.flush();
+    expect(first.unwritten()).toEqual({ parts: [], deliveries: 0 });
+    const kept = await second.takeInbox();
+    expect(kept.map((entry) => entry.delivery)).toEqual([
+      { kind: 'push', tag: 'a', pushedAt: '1764158400' },
+    ]);
+  });
+});
+
 describe('an outage of the database', () => {
+  it('is no crash when a connection is cut in the middle of a query', async () => {
+    const url = await database();
+    const logs = captureLogs();
+    const store = open(url, 'web.1', 60_000, logs);
+    await store.migrate();
+    expect(await store.holdLease()).toBe(true);
+    const locker = new Client({ connectionString: url });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE propagate_state IN ACCESS EXCLUSIVE MODE');
+    store.save('pushes', { a: 1 });
+    const writing = store.flush();
+    await eventually(async () => {
+      const found = await locker.query(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'dockerhub-trigger-propagate' AND wait_event_type = 'Lock'",
+      );
+      return Number(found.rows[0].n) > 0;
+    }, 'the write waiting on the lock');
+    await locker.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dockerhub-trigger-propagate'",
+    );
+    await writing;
+    await locker.query('ROLLBACK');
+    await locker.end();
+    expect(store.downSince()).toBeDefined();
+    // The next write goes through.
+    const reader = open(url, 'web.2');
+    await eventually(async () => (await reader.load()).pushes.a === 1, 'the write again', 10_000);
+  }, 20_000);
+
+  it('tells an outage, which a wait mends, from a refusal, which none does', () => {
+    expect(isOutage(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }))).toBe(true);
+    expect(isOutage(Object.assign(new Error('admin shutdown'), { code: '57P01' }))).toBe(true);
+    expect(isOutage(Object.assign(new Error('too many'), { code: '53300' }))).toBe(true);
+    expect(isOutage(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isOutage(new Error('timeout exceeded when trying to connect'))).toBe(true);
+    expect(isOutage(Object.assign(new Error('password'), { code: '28P01' }))).toBe(false);
+    expect(isOutage(Object.assign(new Error('no database'), { code: '3D000' }))).toBe(false);
+    expect(isOutage(Object.assign(new Error('permission denied'), { code: '42501' }))).toBe(false);
+    expect(isOutage(new Error('The server does not support SSL connections'))).toBe(false);
+    expect(isOutage(Object.assign(new Error('no such file'), { code: 'ENOENT' }))).toBe(false);
+  });
+
   it('keeps what is saved and kept in memory, says so once, and writes it when the database is back', async () => {
     const url = await database();
     const logs = captureLogs();
-    const store = open(url, 'web.1', 1500, logs);
+    const store = open(url, 'web.1', 60_000, logs);
     await store.migrate();
+    expect(await store.holdLease()).toBe(true);
     const heard: boolean[] = [];
     store.onReachable((reachable) => heard.push(reachable));
     await postgres.halt();

@@ -147,4 +147,23 @@ describe('a dyno that takes over', () => {
       return shown.store?.role === 'standby' && shown.store?.planner === 'web.1/alive';
     }, "the standby's status naming the planner");
   });
+
+  it('stops planning when it cannot renew its lease before it runs out, and plans again after', async () => {
+    const url = await leftBehind([], []);
+    const { app, logs } = startDyno(url);
+    await eventually(() => app.planner() !== undefined, 'the lease');
+    await postgres.halt();
+    try {
+      const haltedAt = Date.now();
+      await eventually(() => app.planner() === undefined, 'the planner to stop', 10_000);
+      // LEASE_TIME is 3 s: it stops before the lease could pass to another dyno.
+      expect(Date.now() - haltedAt).toBeLessThan(3000);
+      expect(logs.text()).toMatch(
+        /this dyno stopped planning: it could not renew its lease before it ran out/,
+      );
+    } finally {
+      await postgres.resume();
+    }
+    await eventually(() => app.planner() !== undefined, 'the lease again', 15_000);
+  }, 30_000);
 });

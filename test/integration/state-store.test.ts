@@ -39,14 +39,17 @@ const kinds: Kind[] = [
     name: 'the PostgreSQL store',
     place: () => postgres.createDatabase(`store_${++databases}`),
     open: async (place) => {
+      // Its state is written by the lease's holder: every store opened on one place is the same
+      // dyno, restarted.
       const store = createPgStore({
         url: place,
         log: captureLogs().log,
         clock: realClock,
-        holder: `test-${databases}-${Math.random()}`,
-        leaseTime: 3000,
+        holder: `dyno-of-${place}`,
+        leaseTime: 60_000,
       });
       await store.migrate();
+      await store.holdLease();
       return store;
     },
   },

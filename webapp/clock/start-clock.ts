@@ -33,11 +33,11 @@ export interface ClockDeps {
 /** Triggers the roots on every tick of the schedule; a failed tick never stops the clock. */
 export function startClock(deps: ClockDeps): Cron {
   const { log } = deps;
-  // The tick as scheduled, which every dyno computes alike: croner tells only when it fired.
-  let upcoming: Date | null = null;
   const job = createSchedule(deps.schedule, deps.timezone, async () => {
-    const tick = upcoming ?? new Date((deps.clock ?? realClock).now());
-    upcoming = job.nextRun();
+    // The tick as scheduled, which every dyno computes alike (croner tells only when it fired):
+    // the latest one due by now, however late this one fired or whichever it skipped.
+    const now = (deps.clock ?? realClock).now();
+    const tick = job.previousRuns(1, new Date(now + 1))[0] ?? new Date(now);
     if (deps.claimTick !== undefined && !(await deps.claimTick(tick))) {
       logNext(job, log);
       return;
@@ -55,7 +55,6 @@ export function startClock(deps: ClockDeps): Cron {
     });
     logNext(job, log);
   });
-  upcoming = job.nextRun();
   logNext(job, log);
   return job;
 }

@@ -13,14 +13,16 @@ import {
   type StateStore,
 } from './state-store';
 
-/** ms one query may take, connecting included: a database that hangs is a database that is down */
-const queryTimeout = 10_000;
+/** ms one query may take at most, connecting included: a database that hangs is one that is down */
+const longestQuery = 10_000;
 /** deliveries kept in memory while the database is unreachable; the oldest go first beyond it */
 export const outboxLimit = 10_000;
 /** rows one read of the inbox takes */
 const inboxBatch = 500;
 /** ms between two writes that failed: at least the first, at most the last */
 const retryWaits = [1000, 2000, 5000];
+/** ms the last write and the pool's end may take at close: a stop has seconds, not minutes */
+const closeBudget = 2500;
 /** claims older than this are history: a week of triggers, kick-offs and notifications */
 const claimsKept = 7 * 86400_000;
 
@@ -54,10 +56,13 @@ export interface SharedStore extends StateStore {
   /** Gives the lease up, so that another dyno takes over at once. */
   releaseLease(): Promise<void>;
   /**
-   * Claims `key` before it is sent. `planner`: only while this process holds the lease. Throws
-   * when the database does not answer: nothing is then sent.
+   * Claims `key` before it is sent. `planner`: only while this process holds the lease.
+   * `takeOver` (the default): another's claim never sent passes to this one once it has lasted
+   * LEASE_TIME. Throws when the database does not answer: nothing is then sent.
    */
-  claim(key: string, planner: boolean): Promise<ClaimAnswer>;
+  claim(key: string, planner: boolean, takeOver?: boolean): Promise<ClaimAnswer>;
+  /** Keeps a claim being sent from passing to another dyno: whether it is still this one's. */
+  touchClaim(key: string): Promise<boolean>;
   /** The claimed `key` was sent: no one takes it over. Kept trying until written. */
   markSent(key: string): void;
   /** Keeps a delivery for the planning dyno: written at once, or when the database is back. */
@@ -66,6 +71,8 @@ export interface SharedStore extends StateStore {
   noteActedOn(delivery: InboxDelivery): void;
   /** This process lost the lease: what it acted on but could not write goes to the inbox. */
   handOver(): void;
+  /** What is still to be written: the state's parts, and the deliveries kept or acted on. */
+  unwritten(): { parts: string[]; deliveries: number };
   /** The deliveries other dynos recorded and this one did not take yet, oldest first; `inboxBatch` at most. */
   takeInbox(): Promise<InboxEntry[]>;
   readonly inboxBatch: number;
@@ -105,6 +112,8 @@ function passwordOf(url: string): string[] {
 export function createPgStore(deps: PgStoreDeps): SharedStore {
   const { log, clock, holder } = deps;
   const secrets = passwordOf(deps.url);
+  // A renewal that takes longer than a third of the lease would lose a healthy planner its lease.
+  const queryTimeout = Math.min(longestQuery, Math.max(1000, Math.floor(deps.leaseTime / 3)));
   const pool = new Pool({
     connectionString: deps.url,
     max: 4,
@@ -159,25 +168,36 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
     for (const listener of listeners) listener(true, since);
   };
 
-  /** Runs `work` on one connection; a failure marks the database down and is thrown on. */
+  /**
+   * Runs `work` on one connection. A failure to reach the database marks it down (said once);
+   * one the database gives (a refused query) is said as that. Either is thrown on.
+   */
   const withClient = async <T>(work: (client: PoolClient) => Promise<T>): Promise<T> => {
     let client: PoolClient;
     try {
       client = await pool.connect();
     } catch (err) {
-      fault(err);
+      if (isOutage(err)) fault(err);
       throw Object.assign(new Error(`cannot connect to the database: ${describe(err)}`), {
         code: codeOf(err),
       });
     }
+    // While a connection is checked out, the pool does not listen for its errors: a connection
+    // cut mid-query (a restart of the server) would be an unheard error that ends the process.
+    // The query in flight fails with it, and says so.
+    const onError = () => undefined;
+    client.on('error', onError);
     try {
       const result = await work(client);
+      client.off('error', onError);
       client.release();
       answered();
       return result;
     } catch (err) {
+      client.off('error', onError);
       client.release(true);
-      fault(err);
+      if (isOutage(err)) fault(err);
+      else log.error({ reason: describe(err) }, `the database refused a query: ${describe(err)}`);
       throw Object.assign(new Error(`the database refused a query: ${describe(err)}`), {
         code: codeOf(err),
       });
@@ -195,11 +215,22 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
     outbox = [];
     toDelete = [];
     actedOn = [];
+    let holding = false;
     try {
       await withClient(async (client) => {
         await client.query('BEGIN');
         try {
-          for (const [part, value] of state) {
+          // Only the lease's holder writes the state, and what it acted on: a planner that lost
+          // the lease, and has not heard yet, must not write over its successor's.
+          if (state.length > 0 || deleting.length > 0) {
+            const lease = await client.query(
+              `SELECT 1 FROM propagate_leases
+               WHERE name = 'planner' AND holder = $1 AND expires_at > now() FOR SHARE`,
+              [holder],
+            );
+            holding = lease.rows.length === 1;
+          }
+          for (const [part, value] of holding ? state : []) {
             await client.query(
               `INSERT INTO propagate_state (part, value, updated_at) VALUES ($1, $2, now())
                ON CONFLICT (part) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
@@ -219,7 +250,7 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
               ],
             );
           }
-          if (deleting.length > 0) {
+          if (holding && deleting.length > 0) {
             await client.query('DELETE FROM propagate_inbox WHERE id = ANY($1::bigint[])', [
               deleting,
             ]);
@@ -237,8 +268,15 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
         }
       });
       for (const key of marking) unsent.delete(key);
-      for (const id of deleting) taken.delete(id);
       failures = 0;
+      if (holding || (state.length === 0 && deleting.length === 0)) {
+        for (const id of deleting) taken.delete(id);
+      } else {
+        // Not the holder (its lease ran out): kept until it renews, or hands them over.
+        for (const [part, value] of state) if (!dirty.has(part)) dirty.set(part, value);
+        toDelete = [...deleting, ...toDelete];
+        actedOn = [...acted, ...actedOn];
+      }
     } catch {
       // Newer values saved meanwhile win; the rest waits for the next write.
       for (const [part, value] of state) if (!dirty.has(part)) dirty.set(part, value);
@@ -256,7 +294,12 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       actedOn = [...acted, ...actedOn];
       failures += 1;
       if (!closed && retryTimer === undefined) {
-        const wait = retryWaits[Math.min(failures, retryWaits.length) - 1] as number;
+        // Never more than a third of the lease: a planner back from an outage writes what it
+        // sent before a successor could take those claims over.
+        const wait = Math.min(
+          retryWaits[Math.min(failures, retryWaits.length) - 1] as number,
+          Math.max(250, Math.floor(deps.leaseTime / 3)),
+        );
         retryTimer = clock.setTimeout(() => {
           retryTimer = undefined;
           void write();
@@ -392,7 +435,9 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
         ),
       );
     },
-    async claim(key, planner) {
+    async claim(key, planner, takeOver = true) {
+      // Sent by this process, and not yet written so: no other answer is true.
+      if (unsent.has(key)) return 'sent';
       return withClient(async (client) => {
         // A claim that was never sent passes to whoever claims it after its holder's lease ran
         // out: the holder died, or lost the database, before it could send it.
@@ -403,9 +448,9 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
              WHERE name = 'planner' AND holder = $2 AND expires_at > now())
            ON CONFLICT (key) DO UPDATE SET holder = EXCLUDED.holder, claimed_at = now()
            WHERE propagate_claims.sent_at IS NULL AND (propagate_claims.holder = EXCLUDED.holder
-             OR propagate_claims.claimed_at < now() - $3 * interval '1 millisecond')
+             OR ($5::boolean AND propagate_claims.claimed_at < now() - $3 * interval '1 millisecond'))
            RETURNING key`,
-          [key, holder, deps.leaseTime, planner],
+          [key, holder, deps.leaseTime, planner, takeOver],
         );
         if (granted.rows.length === 1) return 'granted';
         const found = await client.query<{ sent: boolean }>(
@@ -414,6 +459,15 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
         );
         return found.rows[0]?.sent === true ? 'sent' : 'busy';
       });
+    },
+    async touchClaim(key) {
+      const found = await withClient((client) =>
+        client.query(
+          'UPDATE propagate_claims SET claimed_at = now() WHERE key = $1 AND holder = $2 AND sent_at IS NULL RETURNING key',
+          [key, holder],
+        ),
+      );
+      return found.rows.length === 1;
     },
     markSent(key) {
       unsent.add(key);
@@ -442,10 +496,22 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       if (actedOn.length > outboxLimit) actedOn.shift();
     },
     handOver() {
+      // Its state is its successor's now: what it acted on goes to it as deliveries instead.
+      dirty.delete('journal');
+      dirty.delete('pushes');
+      dirty.delete('upstream');
+      dirty.delete('digests');
+      dirty.delete('status');
+      toDelete = [];
+      taken.clear();
       for (const delivery of actedOn) outbox.push({ delivery, receivedAt: clock.now() });
       actedOn = [];
       writeSoon();
     },
+    unwritten: () => ({
+      parts: [...dirty.keys()].filter((part) => part !== 'status'),
+      deliveries: outbox.length + actedOn.length,
+    }),
     inboxBatch,
     async takeInbox() {
       const found = await withClient((client) =>
@@ -475,9 +541,23 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       soon = undefined;
       retryTimer = undefined;
       failures = 0;
-      // One last write of what is left, if the database answers.
-      await write().catch(() => undefined);
-      await pool.end();
+      // One last write of what is left, if the database answers soon: a stop has seconds.
+      await within(
+        closeBudget,
+        write().catch(() => undefined),
+      );
+      const left = store.unwritten();
+      if (left.parts.length > 0 || left.deliveries > 0) {
+        log.error(
+          left,
+          `stopped without writing to the database: ${left.parts.length > 0 ? left.parts.join(', ') : 'no state'}` +
+            ` and ${left.deliveries} delivery(ies) are lost; reconciliation repairs what it can`,
+        );
+      }
+      await within(
+        closeBudget,
+        pool.end().catch(() => undefined),
+      );
     },
   };
   return store;
@@ -489,5 +569,34 @@ function codeOf(err: unknown): string | undefined {
   return typeof code === 'string' ? code : undefined;
 }
 
-/** Codes that no wait mends: a wrong login or database name is the URL's fault. */
-export const badLoginCodes: readonly string[] = ['28P01', '28000', '3D000'];
+/**
+ * Whether an error says the database cannot be reached now (down, restarting, out of
+ * connections, too slow), which a wait mends; not one that it refused what was asked (a login,
+ * a right, a setting), which no wait mends.
+ */
+export function isOutage(err: unknown): boolean {
+  const code = codeOf(err);
+  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
+    return code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '57014'].includes(code);
+  }
+  if (code !== undefined) {
+    return [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EHOSTUNREACH',
+      'ENETUNREACH',
+      'EAI_AGAIN',
+      'EPIPE',
+    ].includes(code);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return /timeout|timed out|terminated|ended unexpectedly|Connection terminated/i.test(message);
+}
+
+/** Waits for `work`, or `ms`, whichever comes first. */
+async function within(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -58,4 +58,6 @@ export interface StoreStatus {
   dyno?: string;
   /** ISO time since when the database has not answered; null while it does */
   unreachableSince?: string | null;
+  /** on a standby dyno: when the dyno that plans wrote the view shown (ISO) */
+  viewAt?: string;
 }

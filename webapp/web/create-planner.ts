@@ -66,8 +66,8 @@ export interface PlannerParts {
    * the answer says whether to send it. Nothing is claimed when left out (one process).
    */
   claim?: (key: string, signal: AbortSignal) => Promise<ClaimAnswer | 'aborted'>;
-  /** the claimed key was sent */
-  sent?: (key: string) => void;
+  /** what became of a key claimed and granted: sent, or not (failed, given up, stopped) */
+  settle?: (key: string, sent: boolean) => void;
   /** what /status says of the store and this dyno's part (the file store's when left out) */
   storeStatus?: () => StoreStatus;
   /** the pool for Docker Hub's API, the builds' runs and notifications (one of its own) */
@@ -164,7 +164,7 @@ export function createPlanner(config: Config, log: Logger, parts: PlannerParts =
       void parts.claim(key, shutdown.signal).then((answer) => {
         if (answer !== 'granted') return;
         notifications.notify(event);
-        parts.sent?.(key);
+        parts.settle?.(key, true);
       });
     },
   };
@@ -212,10 +212,8 @@ export function createPlanner(config: Config, log: Logger, parts: PlannerParts =
       }
     }
     const outcome: TriggerOutcome = await sendTrigger(tag, signal);
-    if (outcome.ok && !outcome.dryRun) {
-      parts.sent?.(`trigger:${key}`);
-      builds.started(tag, outcome.run);
-    }
+    parts.settle?.(`trigger:${key}`, outcome.ok && !outcome.dryRun);
+    if (outcome.ok && !outcome.dryRun) builds.started(tag, outcome.run);
     return outcome;
   };
   const propagator = createPropagator({
@@ -401,7 +399,13 @@ export function createPlanner(config: Config, log: Logger, parts: PlannerParts =
       builds.heard(delivery.service, delivery.id, delivery.state as BuildState, delivery.url);
     } else {
       const id = imageIdOf(delivery.image);
-      if (id !== undefined && digestNodes.has(id)) await digests.seen(id, delivery.digest);
+      // As the route does: the check goes on after 5 s, and holds up no other delivery.
+      if (id !== undefined && digestNodes.has(id)) {
+        await Promise.race([
+          digests.seen(id, delivery.digest),
+          clock.sleep(5000, shutdown.signal).catch(() => undefined),
+        ]);
+      }
     }
   };
 

@@ -518,5 +518,9 @@ function renderStore(store: StatusView['store'], when: (iso: string) => string):
     store.unreachableSince === null || store.unreachableSince === undefined
       ? ''
       : `<p class="banner" data-database-down>The database has not answered since ${when(store.unreachableSince)}: deliveries are kept in memory, and nothing is sent until it answers.</p>`;
-  return `<p class="meta" data-store>State in PostgreSQL: ${planner}.</p>${down}`;
+  const age =
+    store.viewAt === undefined
+      ? ''
+      : ` What this page shows is that dyno's, as of ${when(store.viewAt)}.`;
+  return `<p class="meta" data-store>State in PostgreSQL: ${planner}.${age}</p>${down}`;
 }

@@ -56,7 +56,13 @@ export function sharePlanning(
   let planner: Planner | undefined;
   let plannerName: string | null = null;
   let shared: StatusView | undefined;
+  /** when the planner wrote the view shown (ms) */
+  let sharedAt: number | undefined;
   let migrated = false;
+  /** when this dyno last gained the lease, on its own clock */
+  let gainedAt = Number.NEGATIVE_INFINITY;
+  /** when this dyno last renewed its lease, on its own clock */
+  let renewedAt = Number.NEGATIVE_INFINITY;
   let closed = false;
   let changing: Promise<void> = Promise.resolve();
   const loops: { stop(): void }[] = [];
@@ -71,6 +77,9 @@ export function sharePlanning(
     planner: role === 'planner' ? store.holder : plannerName,
     dyno: store.holder,
     unreachableSince: downSince(),
+    ...(role === 'standby' && sharedAt !== undefined
+      ? { viewAt: new Date(sharedAt).toISOString() }
+      : {}),
   });
 
   // What a standby dyno shows before the planner's view has reached it: the graph, at rest.
@@ -126,7 +135,10 @@ export function sharePlanning(
     for (let attempt = 0; ; attempt++) {
       if (signal.aborted) return 'aborted' as const;
       try {
-        const answer = await store.claim(key, true);
+        // A new planner leaves another's claims alone for one lease: a dyno that was only cut
+        // off from the database writes, once back, what it sent meanwhile.
+        const answer = await store.claim(key, true, clock.now() - gainedAt >= config.leaseTime);
+        if (answer === 'granted') touch(key);
         if (answer !== 'busy') return answer;
       } catch {
         // The store has said once that the database does not answer.
@@ -139,6 +151,33 @@ export function sharePlanning(
     }
   };
 
+  // A claim being sent is touched every third of the lease, so that a send that takes long
+  // (retries, a slow service) does not pass to another dyno while it goes on.
+  const holding = new Map<string, { stop(): void }>();
+  const settle = (key: string, sent: boolean) => {
+    holding.get(key)?.stop();
+    holding.delete(key);
+    if (sent) store.markSent(key);
+  };
+  const touch = (key: string) => {
+    if (holding.has(key)) return;
+    let first = true;
+    holding.set(
+      key,
+      startPolling(
+        async () => {
+          if (first) {
+            first = false;
+            return;
+          }
+          await store.touchClaim(key).catch(() => undefined);
+        },
+        Math.max(1000, config.leaseTime / 3),
+        clock,
+      ),
+    );
+  };
+
   const readInbox = async () => {
     const current = planner;
     if (current === undefined) return;
@@ -148,7 +187,15 @@ export function sharePlanning(
         const entries = await store.takeInbox();
         for (const entry of entries) {
           if (planner !== current) return;
-          await current.act(entry.delivery);
+          try {
+            await current.act(entry.delivery);
+          } catch (err) {
+            // One delivery it cannot act on is dropped, not read again and again.
+            dynoLog.error(
+              { err, delivery: entry.delivery.kind },
+              'a kept delivery could not be acted on',
+            );
+          }
         }
         if (entries.length > 0) store.consumed(entries.map((entry) => entry.id));
         if (entries.length < store.inboxBatch) return;
@@ -172,15 +219,27 @@ export function sharePlanning(
       store,
       saved,
       claim,
-      sent: (key) => store.markSent(key),
+      settle,
       storeStatus: () => storeStatus('planner'),
     });
     planner = made;
+    gainedAt = clock.now();
     plannerName = store.holder;
     dynoLog.info({ dyno: store.holder }, 'this dyno holds the lease: it plans and sends');
     made.start();
     const inbox = startPolling(readInbox, inboxEvery, clock);
-    const share = startPolling(async () => store.shareStatus(made.status()), shareEvery, clock);
+    let last = '';
+    const share = startPolling(
+      async () => {
+        const view = made.status();
+        const text = JSON.stringify(view);
+        if (text === last) return;
+        last = text;
+        store.shareStatus(view);
+      },
+      shareEvery,
+      clock,
+    );
     planning = { inbox, share };
   };
   let planning: { inbox: { stop(): void }; share: { stop(): void } } | undefined;
@@ -206,14 +265,23 @@ export function sharePlanning(
         migrated = true;
       }
       const holds = await store.holdLease();
+      if (holds) renewedAt = clock.now();
       if (holds && planner === undefined) await gain();
       else if (!holds) {
         if (planner !== undefined) await lose('another dyno holds the lease', true);
         plannerName = (await store.leaseHolder())?.holder ?? null;
-        shared = (await store.readStatus())?.view as StatusView | undefined;
+        const read = await store.readStatus();
+        shared = read?.view as StatusView | undefined;
+        sharedAt = read?.at;
       }
     } catch {
       // The store has said once that the database does not answer; the next look tries again.
+      // A planner that could not renew its lease before it runs out stops: another dyno may
+      // take over then, and two would send the same triggers. What it acted on goes to the
+      // inbox, for whichever plans next.
+      if (planner !== undefined && clock.now() - renewedAt >= config.leaseTime * 0.8) {
+        await lose('it could not renew its lease before it ran out', true);
+      }
     }
   };
   const lookInTurn = () => {
@@ -242,9 +310,11 @@ export function sharePlanning(
       closed = true;
       kickoffs.stop();
       for (const loop of loops) loop.stop();
-      await changing;
+      // A look in flight ends at its query's deadline at the latest; a stop does not wait that long.
+      await Promise.race([changing, clock.sleep(2000).catch(() => undefined)]);
       const held = planner !== undefined;
       await Promise.all([lose('it stops', false), idle.close()]);
+      for (const key of [...holding.keys()]) settle(key, false);
       await store.flush().catch(() => undefined);
       if (held) await store.releaseLease().catch(() => undefined);
       await store.close();

@@ -215,3 +215,43 @@ describe('startClock', () => {
     }
   });
 });
+
+describe('two clocks that claim their ticks', () => {
+  it('kick off each tick once, under the time it was due, even when a kick-off outlasts the period', async () => {
+    const claimed = new Map<string, string>();
+    /** the second each kick-off went out in */
+    const sent: string[] = [];
+    const clockOf = (name: string) =>
+      startClock({
+        schedule: { kind: 'cron', pattern: '* * * * * *', domAndDow: false },
+        timezone: 'UTC',
+        roots: [{ id: 'init' }],
+        delay: 0,
+        concurrency: 1,
+        log: captureLogs().log,
+        claimTick: async (at) => {
+          expect(at.getUTCMilliseconds()).toBe(0);
+          expect(at.getTime()).toBeLessThanOrEqual(Date.now());
+          const key = at.toISOString();
+          if (claimed.has(key)) return false;
+          claimed.set(key, name);
+          return true;
+        },
+        // Longer than the schedule's period: croner skips the ticks that come meanwhile.
+        trigger: async () => {
+          sent.push(`${Math.floor(Date.now() / 1000)}`);
+          await new Promise((resolve) => setTimeout(resolve, 2500));
+          return { ok: true, dryRun: false, attempts: 1 };
+        },
+      });
+    const jobs = [clockOf('one'), clockOf('two')];
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 6500));
+    } finally {
+      for (const job of jobs) job.stop();
+    }
+    // One kick-off a second at most, whichever clock sent it.
+    expect(sent.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(sent).size).toBe(sent.length);
+  });
+});
