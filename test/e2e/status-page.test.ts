@@ -286,6 +286,15 @@ function graphStatus(): StatusView {
     stalled: [],
     tags: [],
     reconciliation: { every: 600, lastLook: ago(120), outcome: 'in step' },
+    // A standby dyno while the database is down: the planner's view, and how old it is.
+    store: {
+      kind: 'postgres',
+      role: 'standby',
+      planner: 'web.1/4242-a1b2c3',
+      dyno: 'web.2/77-d4e5f6',
+      unreachableSince: ago(45),
+      viewAt: ago(50),
+    },
     upstream: [
       {
         image: 'library/alpine:3.20',
@@ -412,6 +421,27 @@ describe('the status page of a 50-image graph in a headless Chromium', () => {
         'getComputedStyle(document.querySelector("li[data-state=blocked]")).borderLeftColor',
       ),
     ).toBe('rgb(191, 135, 0)');
+    // Which dyno plans, and the database's outage, in the header: shown, and within the window.
+    const header = await page.evaluate<{ text: string; inside: boolean }[]>(
+      `[...document.querySelectorAll('[data-store], [data-database-down]')].map((element) => {
+        const box = element.getBoundingClientRect();
+        return { text: element.innerText.replace(/\\s+/g, ' '), inside: box.width > 0 && box.right <= window.innerWidth };
+      })`,
+    );
+    expect(header).toEqual([
+      {
+        text: expect.stringMatching(
+          /^State in PostgreSQL: web\.1\/4242-a1b2c3 plans; this dyno \(web\.2\/77-d4e5f6\) takes deliveries for it\. What this page shows is that dyno's, as of .*\.$/,
+        ),
+        inside: true,
+      },
+      {
+        text: expect.stringMatching(
+          /^The database has not answered since .*: deliveries are kept in memory, and nothing is sent until it answers\.$/,
+        ),
+        inside: true,
+      },
+    ]);
     const file = join(output, `graph-page-${device}.png`);
     await page.screenshot(file);
     expect(readFileSync(file).subarray(1, 4).toString()).toBe('PNG');
