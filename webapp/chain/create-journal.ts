@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, renameSync } from 'node:fs';
+import { writeWholeFile } from '../store/write-whole-file';
 import { z } from 'zod';
 import type { Logger } from '../logging/create-logger';
 
@@ -75,17 +75,9 @@ export function createJournal(path: string, log: Logger): Journal {
       return [];
     },
     save(pending) {
-      const temp = `${path}.${process.pid}.tmp`;
       try {
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(temp, JSON.stringify(pending));
-        renameSync(temp, path);
+        writeWholeFile(path, JSON.stringify(pending));
       } catch (err) {
-        try {
-          rmSync(temp, { force: true });
-        } catch {
-          // nothing was left behind to remove, or it cannot be: the error below says why
-        }
         log.error({ err, path }, 'cannot write the journal of pending triggers');
       }
     },

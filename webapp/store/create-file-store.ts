@@ -1,8 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { createJournal } from '../chain/create-journal';
 import type { Logger } from '../logging/create-logger';
+import { writeWholeFile } from './write-whole-file';
 import { emptyState, type SavedState, type StateStore } from './state-store';
 
 const known = z.object({
@@ -27,13 +27,9 @@ export function createFileStore(path: string, log: Logger): StateStore {
   const knownPath = knownPathOf(path);
   let rest: Omit<SavedState, 'journal'> = { pushes: {}, upstream: {}, digests: {} };
   const writeRest = () => {
-    const temp = `${knownPath}.${process.pid}.tmp`;
     try {
-      mkdirSync(dirname(knownPath), { recursive: true });
-      writeFileSync(temp, JSON.stringify(rest));
-      renameSync(temp, knownPath);
+      writeWholeFile(knownPath, JSON.stringify(rest));
     } catch (err) {
-      rmSync(temp, { force: true });
       log.error({ err, path: knownPath }, 'cannot write what the app knows of pushes and digests');
     }
   };

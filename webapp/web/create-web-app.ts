@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logging/create-logger';
 import { realClock } from '../timing/real-clock';
 import { buildServer } from './build-server';
-import { createPlanner, type Planner, type PlannerParts } from './create-planner';
+import { createPlanner, type PlannerParts } from './create-planner';
 import { sharePlanning, type PlanningRole } from './share-planning';
 import type { SharedStore } from '../store/create-pg-store';
 import type { StateStore } from '../store/state-store';
@@ -15,28 +15,18 @@ export interface WebAppParts extends PlannerParts {
   requestTimeout?: number;
 }
 
-export interface WebApp {
+/**
+ * The web process: its server, and what it plans through (`start` resumes what is owed and
+ * starts the registry's reads, or tries for the lease; `close` stops taking deliveries, every
+ * timer and every request, and what is owed stays in the store).
+ */
+export interface WebApp extends Pick<
+  PlanningRole,
+  'planner' | 'where' | 'nextKickoff' | 'start' | 'clockKickedOff' | 'close'
+> {
   server: FastifyInstance;
   /** the chain, while this process plans (always, without a database); throws on a standby dyno */
   readonly propagator: Propagator;
-  /** the planner, while this process plans */
-  planner(): Planner | undefined;
-  /** where triggers go, secrets masked */
-  where: string;
-  /** the clock's next kick-off, from this process's copy of its schedule */
-  nextKickoff(): Date | null;
-  /**
-   * Resumes what the journal says is owed, follows the clock's kick-offs, and starts reading
-   * the registry (reconciliation and upstream images) when the configuration asks for it.
-   */
-  start(): void;
-  /**
-   * The clock process triggered the first tag (its schedule, which this process follows): its
-   * push is awaited, and every upstream change that counted until now is built by this chain.
-   */
-  clockKickedOff(): void;
-  /** Stops taking deliveries, every timer and every request; what is owed stays in the store. */
-  close(): Promise<void>;
 }
 
 /**

@@ -30,8 +30,10 @@ export interface PlanningRole {
   planner(): Planner | undefined;
   /** where triggers go, secrets masked */
   where: string;
+  /** the clock's next kick-off, from this process's copy of its schedule */
   nextKickoff(): Date | null;
   start(): void;
+  /** The clock process triggered the roots: their pushes are awaited, by the planner. */
   clockKickedOff(): void;
   close(): Promise<void>;
 }
