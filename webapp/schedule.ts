@@ -93,7 +93,8 @@ async function claimTick(
     try {
       // The schema is the web process's to make, but the clock may ask first.
       await store.migrate();
-      const answer = await store.claim(key, false);
+      // A tick's claim never passes to another clock: a second kick-off is worse than none.
+      const answer = await store.claim(key, false, false);
       if (answer === 'granted') {
         store.markSent(key);
         return true;

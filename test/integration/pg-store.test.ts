@@ -1,5 +1,10 @@
 import { Client } from 'pg';
-import { createPgStore, isOutage, type SharedStore } from '../../webapp/store/create-pg-store';
+import {
+  createPgStore,
+  isOutage,
+  outboxLimit,
+  type SharedStore,
+} from '../../webapp/store/create-pg-store';
 import { schemaVersion } from '../../webapp/store/migrate-schema';
 import { realClock } from '../../webapp/timing/real-clock';
 import { eventually } from '../helpers/eventually';
@@ -105,6 +110,16 @@ describe('claims', () => {
     await sleep(1700);
     expect(await second.claim('trigger:x', false)).toBe('granted');
     expect(await first.claim('trigger:x', false)).toBe('busy');
+  });
+
+  it('of a kick-off never pass to another clock, even when never marked sent', async () => {
+    const url = await database();
+    const first = open(url, 'clock.1');
+    const second = open(url, 'clock.2');
+    await first.migrate();
+    expect(await first.claim('kickoff:2026-12-02T06:00:00.000Z', false, false)).toBe('granted');
+    await sleep(1700);
+    expect(await second.claim('kickoff:2026-12-02T06:00:00.000Z', false, false)).toBe('busy');
   });
 
   it("of a planner's trigger are granted only while it holds the lease", async () => {
@@ -219,6 +234,8 @@ describe('an outage of the database', () => {
     expect(isOutage(Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }))).toBe(true);
     expect(isOutage(Object.assign(new Error('admin shutdown'), { code: '57P01' }))).toBe(true);
     expect(isOutage(Object.assign(new Error('too many'), { code: '53300' }))).toBe(true);
+    expect(isOutage(Object.assign(new Error('read-only'), { code: '25006' }))).toBe(true);
+    expect(isOutage(Object.assign(new Error('no such host'), { code: 'ENOTFOUND' }))).toBe(true);
     expect(isOutage(new Error('Connection terminated unexpectedly'))).toBe(true);
     expect(isOutage(new Error('timeout exceeded when trying to connect'))).toBe(true);
     expect(isOutage(Object.assign(new Error('password'), { code: '28P01' }))).toBe(false);
@@ -259,6 +276,40 @@ describe('an outage of the database', () => {
     ]);
     expect(logs.text()).not.toContain(postgres.password);
   }, 40_000);
+
+  it('says once per outage that deliveries were dropped, and how many', async () => {
+    const url = await database();
+    const logs = captureLogs();
+    const store = open(url, 'web.2', 60_000, logs);
+    await store.migrate();
+    const outage = async (deliveries: number) => {
+      await postgres.halt();
+      try {
+        for (let i = 0; i < deliveries; i++) store.record({ kind: 'push', tag: `t${i}` });
+        await store.flush();
+      } finally {
+        await postgres.resume();
+      }
+      await eventually(() => store.unwritten().deliveries === 0, 'the write after it', 15_000);
+    };
+    const said = () =>
+      logs
+        .entries()
+        .map((entry) => String(entry.msg))
+        .filter((msg) => /dropped/.test(msg));
+    await outage(outboxLimit + 5);
+    expect(said()).toEqual([
+      expect.stringMatching(
+        /^more than 10000 deliveries wait for the database: the oldest are dropped/,
+      ),
+      '5 delivery(ies) were dropped while the database did not answer',
+    ]);
+    await outage(outboxLimit + 7);
+    expect(said().slice(2)).toEqual([
+      expect.stringMatching(/^more than 10000 deliveries wait/),
+      '7 delivery(ies) were dropped while the database did not answer',
+    ]);
+  }, 60_000);
 
   it('never shows the password of a login the database refuses', async () => {
     const url = (await database()).replace(

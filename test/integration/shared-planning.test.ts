@@ -166,4 +166,35 @@ describe('a dyno that takes over', () => {
     }
     await eventually(() => app.planner() !== undefined, 'the lease again', 15_000);
   }, 30_000);
+
+  it('stops within a few seconds while the database hangs, and says what it could not write', async () => {
+    const url = await leftBehind([], []);
+    const { app, logs } = startDyno(url);
+    await eventually(() => app.planner() !== undefined, 'the lease');
+    const locker = new Client({ connectionString: url });
+    await locker.connect();
+    await locker.query('BEGIN');
+    await locker.query('LOCK TABLE propagate_state IN ACCESS EXCLUSIVE MODE');
+    try {
+      const pushed = await app.server.inject({
+        method: 'POST',
+        url: '/propagate',
+        headers: { 'content-type': 'application/json' },
+        payload: JSON.stringify({
+          callback_url: 'https://registry.hub.docker.com/u/maddouri/void-docker/hook/1/',
+          push_data: { tag: 'b', pushed_at: Math.floor(Date.now() / 1000) },
+          repository: { repo_name: 'maddouri/void-docker' },
+        }),
+      });
+      expect(pushed.statusCode).toBe(200);
+      const asked = Date.now();
+      await app.close();
+      apps.splice(apps.indexOf(app), 1);
+      expect(Date.now() - asked).toBeLessThan(6000);
+      expect(logs.text()).toMatch(/stopped without writing to the database: journal/);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+  }, 30_000);
 });

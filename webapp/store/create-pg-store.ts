@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { readJournalEntries } from '../chain/create-journal';
 import type { Logger } from '../logging/create-logger';
 import { redact } from '../secrets/redact';
+import { within } from '../timing/within';
 import type { Clock } from '../types';
 import { migrateSchema } from './migrate-schema';
 import {
@@ -21,8 +22,8 @@ export const outboxLimit = 10_000;
 const inboxBatch = 500;
 /** ms between two writes that failed: at least the first, at most the last */
 const retryWaits = [1000, 2000, 5000];
-/** ms the last write and the pool's end may take at close: a stop has seconds, not minutes */
-const closeBudget = 2500;
+/** ms the last write may take at close, and the pool's end: a stop has seconds, not minutes */
+const closeBudget = 1500;
 /** claims older than this are history: a week of triggers, kick-offs and notifications */
 const claimsKept = 7 * 86400_000;
 
@@ -144,7 +145,17 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
   let closed = false;
   const listeners: ((reachable: boolean, since: number) => void)[] = [];
   let purgedAt = Number.NEGATIVE_INFINITY;
+  let inFlight: { parts: string[]; deliveries: number } = { parts: [], deliveries: 0 };
 
+  /** Deliveries dropped since the last write that went through: said at the first of them. */
+  const drop = (count: number) => {
+    if (dropped === 0) {
+      log.warn(
+        `more than ${outboxLimit} deliveries wait for the database: the oldest are dropped; reconciliation (RECONCILE_INTERVAL) repairs what it can`,
+      );
+    }
+    dropped += count;
+  };
   const describe = (err: unknown) =>
     redact(err instanceof Error ? err.message : String(err), secrets);
 
@@ -215,6 +226,10 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
     outbox = [];
     toDelete = [];
     actedOn = [];
+    inFlight = {
+      parts: state.map(([part]) => part).filter((part) => part !== 'status'),
+      deliveries: rows.length + acted.length,
+    };
     let holding = false;
     try {
       await withClient(async (client) => {
@@ -269,6 +284,13 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       });
       for (const key of marking) unsent.delete(key);
       failures = 0;
+      if (dropped > 0) {
+        log.warn(
+          { dropped },
+          `${dropped} delivery(ies) were dropped while the database did not answer`,
+        );
+        dropped = 0;
+      }
       if (holding || (state.length === 0 && deleting.length === 0)) {
         for (const id of deleting) taken.delete(id);
       } else {
@@ -283,12 +305,8 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       outbox = [...rows, ...outbox];
       for (const row of outbox) waiting.add(JSON.stringify(row.delivery));
       if (outbox.length > outboxLimit) {
-        dropped += outbox.length - outboxLimit;
+        drop(outbox.length - outboxLimit);
         outbox = outbox.slice(outbox.length - outboxLimit);
-        log.warn(
-          { dropped },
-          `${dropped} delivery(ies) kept while the database is down were dropped, the oldest first: reconciliation repairs what they said`,
-        );
       }
       toDelete = [...deleting, ...toDelete];
       actedOn = [...acted, ...actedOn];
@@ -306,8 +324,13 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
         }, wait);
       }
     }
+    settled();
   };
 
+  // What a write in flight carries, until it is answered: not written yet either.
+  function settled() {
+    inFlight = { parts: [], deliveries: 0 };
+  }
   const pendingWrite = () =>
     dirty.size > 0 || outbox.length > 0 || toDelete.length > 0 || unsent.size > 0;
 
@@ -409,12 +432,13 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       const holds = found.rows.length === 1;
       if (holds && clock.now() - purgedAt > 3600_000) {
         purgedAt = clock.now();
-        await withClient((client) =>
+        // Apart from the renewal: a purge that waits or fails is no lost lease.
+        void withClient((client) =>
           client.query(
             "DELETE FROM propagate_claims WHERE claimed_at < now() - $1 * interval '1 millisecond'",
             [claimsKept],
           ),
-        );
+        ).catch(() => undefined);
       }
       return holds;
     },
@@ -482,18 +506,16 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       outbox.push({ delivery, receivedAt: clock.now() });
       if (outbox.length > outboxLimit) {
         waiting.delete(JSON.stringify(outbox.shift()?.delivery));
-        dropped += 1;
-        if (dropped === 1) {
-          log.warn(
-            `more than ${outboxLimit} deliveries wait for the database: the oldest are dropped, and reconciliation repairs what they said`,
-          );
-        }
+        drop(1);
       }
       writeSoon();
     },
     noteActedOn(delivery) {
       actedOn.push(delivery);
-      if (actedOn.length > outboxLimit) actedOn.shift();
+      if (actedOn.length > outboxLimit) {
+        actedOn.shift();
+        drop(1);
+      }
     },
     handOver() {
       // Its state is its successor's now: what it acted on goes to it as deliveries instead.
@@ -509,8 +531,10 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
       writeSoon();
     },
     unwritten: () => ({
-      parts: [...dirty.keys()].filter((part) => part !== 'status'),
-      deliveries: outbox.length + actedOn.length,
+      parts: [
+        ...new Set([...inFlight.parts, ...[...dirty.keys()].filter((part) => part !== 'status')]),
+      ],
+      deliveries: inFlight.deliveries + outbox.length + actedOn.length,
     }),
     inboxBatch,
     async takeInbox() {
@@ -577,7 +601,13 @@ function codeOf(err: unknown): string | undefined {
 export function isOutage(err: unknown): boolean {
   const code = codeOf(err);
   if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) {
-    return code.startsWith('08') || ['57P01', '57P02', '57P03', '53300', '57014'].includes(code);
+    // 08: the connection; 53: out of room (disk, memory, connections); 25006: read-only, as a
+    // host makes a database over its limits; 57P0x: shut down, starting; 57014: timed out.
+    return (
+      code.startsWith('08') ||
+      code.startsWith('53') ||
+      ['25006', '57P01', '57P02', '57P03', '57014'].includes(code)
+    );
   }
   if (code !== undefined) {
     return [
@@ -587,16 +617,10 @@ export function isOutage(err: unknown): boolean {
       'EHOSTUNREACH',
       'ENETUNREACH',
       'EAI_AGAIN',
+      'ENOTFOUND',
       'EPIPE',
     ].includes(code);
   }
   const message = err instanceof Error ? err.message : String(err);
   return /timeout|timed out|terminated|ended unexpectedly|Connection terminated/i.test(message);
-}
-
-/** Waits for `work`, or `ms`, whichever comes first. */
-async function within(ms: number, work: Promise<unknown>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

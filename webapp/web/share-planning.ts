@@ -4,6 +4,7 @@ import type { Config } from '../config';
 import type { GitHubEvent } from '../github/read-github-event';
 import type { Logger } from '../logging/create-logger';
 import type { SharedStore } from '../store/create-pg-store';
+import { within } from '../timing/within';
 import { emptyState, type InboxDelivery, type StoreStatus } from '../store/state-store';
 import { realClock } from '../timing/real-clock';
 import { startPolling } from '../timing/start-polling';
@@ -231,12 +232,15 @@ export function sharePlanning(
     made.start();
     const inbox = startPolling(readInbox, inboxEvery, clock);
     let last = '';
+    let lastAt = Number.NEGATIVE_INFINITY;
     const share = startPolling(
       async () => {
         const view = made.status();
         const text = JSON.stringify(view);
-        if (text === last) return;
+        // Written when it changes, and at least every half minute: its age says the planner lives.
+        if (text === last && clock.now() - lastAt < 30_000) return;
         last = text;
+        lastAt = clock.now();
         store.shareStatus(view);
       },
       shareEvery,
@@ -256,6 +260,10 @@ export function sharePlanning(
     planning = undefined;
     await was.close();
     if (handOver) store.handOver();
+    // It plans no more: its page shows its own last view until the planner's reaches it.
+    plannerName = null;
+    shared = was.status();
+    sharedAt = clock.now();
     dynoLog.warn({ dyno: store.holder }, `this dyno stopped planning: ${why}`);
   };
 
@@ -266,8 +274,10 @@ export function sharePlanning(
         await store.migrate();
         migrated = true;
       }
+      // The lease runs from when the database took the renewal, which is after it was asked.
+      const asked = clock.now();
       const holds = await store.holdLease();
-      if (holds) renewedAt = clock.now();
+      if (holds) renewedAt = asked;
       if (holds && planner === undefined) await gain();
       else if (!holds) {
         if (planner !== undefined) await lose('another dyno holds the lease', true);
@@ -312,13 +322,14 @@ export function sharePlanning(
       closed = true;
       kickoffs.stop();
       for (const loop of loops) loop.stop();
-      // A look in flight ends at its query's deadline at the latest; a stop does not wait that long.
-      await Promise.race([changing, clock.sleep(2000).catch(() => undefined)]);
+      // A look in flight ends at its query's deadline at the latest; a stop does not wait that
+      // long. Each wait on the database below is bounded too: a stop has 8 s in all.
+      await within(1000, changing);
       const held = planner !== undefined;
       await Promise.all([lose('it stops', false), idle.close()]);
       for (const key of [...holding.keys()]) settle(key, false);
-      await store.flush().catch(() => undefined);
-      if (held) await store.releaseLease().catch(() => undefined);
+      await within(1500, store.flush());
+      if (held) await within(500, store.releaseLease());
       await store.close();
     },
   };
