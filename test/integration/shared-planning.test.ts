@@ -3,6 +3,7 @@ import { loadConfig } from '../../webapp/config';
 import { createPgStore } from '../../webapp/store/create-pg-store';
 import { realClock } from '../../webapp/timing/real-clock';
 import { createWebApp, type WebApp } from '../../webapp/web/create-web-app';
+import { delivery } from '../helpers/app';
 import { eventually } from '../helpers/eventually';
 import { captureLogs } from '../helpers/logs';
 import { startPostgres, type RunningPostgres } from '../helpers/start-postgres';
@@ -123,11 +124,9 @@ describe('a dyno that takes over', () => {
         method: 'POST',
         url: '/propagate',
         headers: { 'content-type': 'application/json' },
-        payload: JSON.stringify({
-          callback_url: 'https://registry.hub.docker.com/u/maddouri/void-docker/hook/1/',
-          push_data: { tag, pushed_at: Math.floor(Date.now() / 1000) },
-          repository: { repo_name: 'maddouri/void-docker' },
-        }),
+        payload: JSON.stringify(
+          delivery(tag, { push_data: { tag, pushed_at: Math.floor(Date.now() / 1000) } }),
+        ),
       });
     expect((await push(app, 'a')).json()).toEqual(expect.objectContaining({ next_tag: 'b' }));
     await eventually(() => triggered.length === 1, 'the trigger of b');
@@ -180,11 +179,7 @@ describe('a dyno that takes over', () => {
         method: 'POST',
         url: '/propagate',
         headers: { 'content-type': 'application/json' },
-        payload: JSON.stringify({
-          callback_url: 'https://registry.hub.docker.com/u/maddouri/void-docker/hook/1/',
-          push_data: { tag: 'b', pushed_at: Math.floor(Date.now() / 1000) },
-          repository: { repo_name: 'maddouri/void-docker' },
-        }),
+        payload: JSON.stringify(delivery('b')),
       });
       expect(pushed.statusCode).toBe(200);
       const asked = Date.now();
