@@ -1,3 +1,4 @@
+import type { MockAgent } from 'undici';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -174,4 +175,38 @@ export function writeGhcrLine(names: readonly string[], delay = 10): string {
   });
   writeFileSync(file, `delay: ${delay}\nimages:\n${images.join('\n')}\n`);
   return file;
+}
+
+/**
+ * ghcr.io, on a MockAgent, for the images of `writeGhcrLine`: each manifest read (HEAD) answers
+ * `digestOf(name)` as GHCR does (an OCI index), or 404 when it gives none. Read at each request,
+ * so a test may change what it answers. Returns the names read, in order.
+ */
+export function answerGhcrDigests(
+  agent: MockAgent,
+  digestOf: (name: string) => string | undefined,
+): string[] {
+  const heads: string[] = [];
+  agent
+    .get('https://ghcr.io')
+    .intercept({ path: /^\/v2\/acme\/\w+\/manifests\/latest$/, method: 'HEAD' })
+    .reply((request) => {
+      const name = /\/v2\/acme\/(\w+)\//.exec(request.path)?.[1] ?? '';
+      heads.push(name);
+      const digest = digestOf(name);
+      return digest === undefined
+        ? { statusCode: 404, data: '' }
+        : {
+            statusCode: 200,
+            data: '',
+            responseOptions: {
+              headers: {
+                'docker-content-digest': digest,
+                'content-type': 'application/vnd.oci.image.index.v1+json',
+              },
+            },
+          };
+    })
+    .persist();
+  return heads;
 }

@@ -7,6 +7,7 @@ import {
   signBody,
   workflowRunPayload,
   writeGhcrLine,
+  answerGhcrDigests,
 } from '../../helpers/github';
 
 const secret = 'gh-hook-secret-5f2c1e9a7b3d4c60';
@@ -377,28 +378,7 @@ function startGraph(digests: Record<string, string> = {}) {
     GITHUB_WEBHOOK_SECRET: secret,
     GH_BUILD_TOKEN: githubToken,
   });
-  const heads: string[] = [];
-  t.registry
-    .get('https://ghcr.io')
-    .intercept({ path: /^\/v2\/acme\/\w+\/manifests\/latest$/, method: 'HEAD' })
-    .reply((request) => {
-      const name = /\/v2\/acme\/(\w+)\//.exec(request.path)?.[1] ?? '';
-      heads.push(name);
-      const digest = digests[name];
-      return digest === undefined
-        ? { statusCode: 404, data: '' }
-        : {
-            statusCode: 200,
-            data: '',
-            responseOptions: {
-              headers: {
-                'docker-content-digest': digest,
-                'content-type': 'application/vnd.oci.image.index.v1+json',
-              },
-            },
-          };
-    })
-    .persist();
+  const heads = answerGhcrDigests(t.registry, (name) => digests[name]);
   const node = async (id: string) =>
     ((await t.status()).graph.nodes as NodeView[]).find((entry) => entry.id === id);
   // A delivery is checked against the registry once answered: this waits for that read.

@@ -7,6 +7,7 @@ import {
   signBody,
   workflowRunPayload,
   writeGhcrLine,
+  answerGhcrDigests,
 } from '../../helpers/github';
 
 const secret = 'gh-hook-secret-5f2c1e9a7b3d4c60';
@@ -22,19 +23,7 @@ describe('a failed run re-run to success (same run id)', () => {
       GH_BUILD_TOKEN: 'ghp_testToken0123456789',
     });
     const svcDigest = digestOf('svc 1');
-    t.registry
-      .get('https://ghcr.io')
-      .intercept({ path: /^\/v2\/acme\/\w+\/manifests\/latest$/, method: 'HEAD' })
-      .reply((request) =>
-        request.path.includes('/svc/')
-          ? {
-              statusCode: 200,
-              data: '',
-              responseOptions: { headers: { 'docker-content-digest': svcDigest } },
-            }
-          : { statusCode: 404, data: '' },
-      )
-      .persist();
+    answerGhcrDigests(t.registry, (name) => (name === 'svc' ? svcDigest : undefined));
     t.registry
       .get('https://api.github.com')
       .intercept({ path: /actions\/runs\/4242$/, method: 'GET' })

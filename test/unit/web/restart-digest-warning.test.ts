@@ -1,6 +1,6 @@
 import { buildTestApp, flush, memoryJournal } from '../../helpers/app';
 import { eventually } from '../../helpers/eventually';
-import { digestOf, writeGhcrLine } from '../../helpers/github';
+import { answerGhcrDigests, digestOf, writeGhcrLine } from '../../helpers/github';
 import { ManualTimers } from '../../helpers/timers';
 
 const graph = writeGhcrLine(['svc', 'app']);
@@ -16,25 +16,9 @@ describe('a build awaited across a restart, whose run pushed and ended while dow
       journal,
     );
     const fresh = digestOf('svc built while down');
-    let heads = 0;
-    t.registry
-      .get('https://ghcr.io')
-      .intercept({ path: /^\/v2\/acme\/\w+\/manifests\/latest$/, method: 'HEAD' })
-      .reply((request) => {
-        heads++;
-        return request.path.includes('/svc/')
-          ? {
-              statusCode: 200,
-              data: '',
-              responseOptions: { headers: { 'docker-content-digest': fresh } },
-            }
-          : {
-              statusCode: 200,
-              data: '',
-              responseOptions: { headers: { 'docker-content-digest': digestOf('app') } },
-            };
-      })
-      .persist();
+    const heads = answerGhcrDigests(t.registry, (name) =>
+      name === 'svc' ? fresh : digestOf('app'),
+    );
     const created = new Date(triggeredAt + 5000).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const run = {
       id: 77,
@@ -60,14 +44,14 @@ describe('a build awaited across a restart, whose run pushed and ended while dow
       .reply(200, JSON.stringify(run))
       .persist();
     t.web.start();
-    await eventually(() => heads >= 2, 'the first look');
+    await eventually(() => heads.length >= 2, 'the first look');
     await flush();
     t.timers.advance(t.config.buildPollInterval);
     await eventually(
       () => t.logs.entries().some((line) => line.msg === `build of ${SVC} succeeded`),
       'the run found and read',
     );
-    await eventually(() => heads >= 3, 'the read after the success');
+    await eventually(() => heads.length >= 3, 'the read after the success');
     await flush();
     await new Promise((resolve) => setTimeout(resolve, 50));
     const node = (

@@ -1,6 +1,12 @@
 import { buildTestApp, flush } from '../../helpers/app';
 import { eventually } from '../../helpers/eventually';
-import { digestOf, registryPackagePayload, signBody, writeGhcrLine } from '../../helpers/github';
+import {
+  answerGhcrDigests,
+  digestOf,
+  registryPackagePayload,
+  signBody,
+  writeGhcrLine,
+} from '../../helpers/github';
 
 const secret = 'gh-hook-secret-5f2c1e9a7b3d4c60';
 const graph = writeGhcrLine(['base', 'svc']);
@@ -31,31 +37,17 @@ describe('a registry_package delivery of an older digest', () => {
     const triggersOfSvc = () => t.triggered.filter((tag) => tag === SVC).length;
     // A delivery is checked against the registry after it is answered: wait for that read.
     const deliverAndRead = async (digest: string) => {
-      const before = heads;
+      const before = heads.length;
       const answer = await deliver(digest);
-      await eventually(() => heads > before, 'the registry read the delivery prompts');
+      await eventually(() => heads.length > before, 'the registry read the delivery prompts');
       await flush();
       return answer;
     };
     // ghcr.io holds `current` as base's digest (svc: none yet); read every RECONCILE_INTERVAL.
     let current = digestOf('base 0');
-    let heads = 0;
-    t.registry
-      .get('https://ghcr.io')
-      .intercept({ path: /^\/v2\/acme\/\w+\/manifests\/latest$/, method: 'HEAD' })
-      .reply((request) => {
-        heads++;
-        return request.path.includes('/base/')
-          ? {
-              statusCode: 200,
-              data: '',
-              responseOptions: { headers: { 'docker-content-digest': current } },
-            }
-          : { statusCode: 404, data: '' };
-      })
-      .persist();
+    const heads = answerGhcrDigests(t.registry, (name) => (name === 'base' ? current : undefined));
     t.web.start();
-    await eventually(() => heads >= 2, 'the first look at the registry');
+    await eventually(() => heads.length >= 2, 'the first look at the registry');
     await flush();
     // Build 1 of base published D1: svc is built once.
     current = digestOf('base 1');
@@ -79,9 +71,9 @@ describe('a registry_package delivery of an older digest', () => {
     // Nothing was pushed: svc must not be built a third time...
     const afterRedelivery = triggersOfSvc();
     // ...nor a fourth when the next look reads D2, which the registry held all along.
-    const before = heads;
+    const before = heads.length;
     t.timers.advance(t.config.reconcileInterval);
-    await eventually(() => heads >= before + 2, 'the next look at the registry');
+    await eventually(() => heads.length >= before + 2, 'the next look at the registry');
     for (let i = 0; i < 5; i++) {
       t.timers.advance(t.config.propagationDelay);
       await flush();
