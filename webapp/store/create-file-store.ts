@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { createJournal } from '../chain/create-journal';
 import type { Logger } from '../logging/create-logger';
+import { readKnownParts } from './read-known-parts';
 import { writeWholeFile } from './write-whole-file';
 import { emptyState, type SavedState, type StateStore } from './state-store';
-
-const known = z.object({
-  pushes: z.record(z.string(), z.number()).default({}),
-  upstream: z.record(z.string(), z.string()).default({}),
-  digests: z.record(z.string(), z.array(z.string()).max(64)).default({}),
-});
 
 /** The file beside the journal that keeps the rest of the state: `pending.json` → `pending.known.json`. */
 export const knownPathOf = (journalPath: string): string =>
@@ -45,9 +39,14 @@ export function createFileStore(path: string, log: Logger): StateStore {
       }
     }
     if (text !== undefined) {
+      let parsed: Omit<SavedState, 'journal'> | undefined;
       try {
-        rest = known.parse(JSON.parse(text));
+        parsed = readKnownParts(JSON.parse(text));
       } catch {
+        parsed = undefined;
+      }
+      if (parsed !== undefined) rest = parsed;
+      else {
         log.error(
           { path: knownPath },
           'what the app knows of pushes and digests is corrupt; starting without it',

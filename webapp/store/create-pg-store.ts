@@ -1,6 +1,6 @@
 import { Pool, type PoolClient } from 'pg';
-import { z } from 'zod';
 import { readJournalEntries } from '../chain/create-journal';
+import { readKnownParts } from './read-known-parts';
 import type { Logger } from '../logging/create-logger';
 import { redact } from '../secrets/redact';
 import { within } from '../timing/within';
@@ -87,13 +87,6 @@ export interface SharedStore extends StateStore {
   /** hears when the database stops answering (`since`, ms), and when it answers again */
   onReachable(listener: (reachable: boolean, since: number) => void): void;
 }
-
-const parts = z.object({
-  journal: z.unknown().optional(),
-  pushes: z.record(z.string(), z.number()).optional(),
-  upstream: z.record(z.string(), z.string()).optional(),
-  digests: z.record(z.string(), z.array(z.string()).max(64)).optional(),
-});
 
 /** The password of a connection URL, to keep it out of every message. */
 function passwordOf(url: string): string[] {
@@ -375,17 +368,15 @@ export function createPgStore(deps: PgStoreDeps): SharedStore {
           "SELECT part, value FROM propagate_state WHERE part IN ('journal', 'pushes', 'upstream', 'digests')",
         ),
       );
-      const read = parts.safeParse(
-        Object.fromEntries(found.rows.map((row) => [row.part, row.value])),
-      );
-      if (!read.success) {
+      const { journal, ...rest } = Object.fromEntries(
+        found.rows.map((row) => [row.part, row.value]),
+      ) as Record<string, unknown>;
+      const known = readKnownParts(rest);
+      if (known === undefined) {
         log.error('the state in the database is not what this release writes; starting without it');
         return state;
       }
-      const { journal, pushes, upstream, digests } = read.data;
-      if (pushes !== undefined) state.pushes = pushes;
-      if (upstream !== undefined) state.upstream = upstream;
-      if (digests !== undefined) state.digests = digests;
+      Object.assign(state, known);
       if (journal !== undefined) {
         const entries = readJournalEntries(journal);
         if (entries === undefined)
