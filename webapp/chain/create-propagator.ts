@@ -233,8 +233,14 @@ export function createPropagator(deps: PropagatorDeps): Propagator {
         awaited: true as const,
       })),
     ]);
-    deps.pushes?.save(Object.fromEntries(knownPush));
+    // Saved when they changed: most saves of the journal leave the pushes known as they were.
+    const pushes = Object.fromEntries(knownPush);
+    const text = JSON.stringify(pushes);
+    if (text === savedPushes) return;
+    savedPushes = text;
+    deps.pushes?.save(pushes);
   };
+  let savedPushes: string | undefined;
 
   /** The latest change of what `id` is built from that its latest build does not hold. */
   const owedSince = (id: string): number | undefined => {
